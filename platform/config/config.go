@@ -1,0 +1,124 @@
+// Package config reads a service's settings from environment variables and
+// reports every problem at once, so a misconfigured task fails with one
+// readable message instead of one restart per mistake.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Lookup is os.LookupEnv or a test double.
+type Lookup func(name string) (string, bool)
+
+// Env accumulates values and errors while a service parses its settings.
+type Env struct {
+	lookup Lookup
+	errs   []error
+}
+
+// New returns an Env reading from lookup.
+func New(lookup Lookup) *Env { return &Env{lookup: lookup} }
+
+func (e *Env) get(name string) (string, bool) {
+	v, ok := e.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+func (e *Env) fail(format string, args ...any) {
+	e.errs = append(e.errs, fmt.Errorf(format, args...))
+}
+
+// String returns the variable or def when it is unset or empty.
+func (e *Env) String(name, def string) string {
+	if v, ok := e.get(name); ok {
+		return v
+	}
+	return def
+}
+
+// Required returns the variable and records an error when it is missing.
+func (e *Env) Required(name string) string {
+	v, ok := e.get(name)
+	if !ok {
+		e.fail("%s is required", name)
+	}
+	return v
+}
+
+// Secret is Required for values that must never appear in messages or logs.
+// Its errors name the variable, never the value.
+func (e *Env) Secret(name string, minLen int) string {
+	v, ok := e.get(name)
+	switch {
+	case !ok:
+		e.fail("%s is required", name)
+	case len(v) < minLen:
+		e.fail("%s must be at least %d characters", name, minLen)
+	}
+	return v
+}
+
+// Int returns an integer within [lo, hi], or def when unset.
+func (e *Env) Int(name string, def, lo, hi int) int {
+	v, ok := e.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		e.fail("%s must be an integer between %d and %d, got %q", name, lo, hi, v)
+		return def
+	}
+	return n
+}
+
+// Duration returns a positive Go duration ("5s", "250ms"), or def when unset.
+func (e *Env) Duration(name string, def time.Duration) time.Duration {
+	v, ok := e.get(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.fail("%s must be a positive duration such as 5s, got %q", name, v)
+		return def
+	}
+	return d
+}
+
+// URL returns an absolute http or https URL without a trailing slash.
+func (e *Env) URL(name, def string) string {
+	v := e.String(name, def)
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		e.fail("%s must be an absolute http(s) URL, got %q", name, v)
+		return v
+	}
+	return strings.TrimRight(v, "/")
+}
+
+// OneOf returns the variable when it is one of allowed, or def when unset.
+func (e *Env) OneOf(name, def string, allowed ...string) string {
+	v := e.String(name, def)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	e.fail("%s must be one of %s, got %q", name, strings.Join(allowed, ", "), v)
+	return def
+}
+
+// Err returns every recorded problem joined into one error, or nil.
+func (e *Env) Err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration: %w", errors.Join(e.errs...))
+}

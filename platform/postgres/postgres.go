@@ -1,0 +1,144 @@
+// Package postgres opens the connection pool and applies a service's
+// embedded migrations, safely when several replicas start together.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Open returns a pool for dsn, or for the standard PG* variables when dsn is
+// empty (how the ECS task definition passes the RDS endpoint and the
+// password from Secrets Manager). It waits up to wait for the database to
+// answer, logging each failed attempt, so a task that starts while the
+// database reboots recovers on its own.
+func Open(ctx context.Context, log *slog.Logger, dsn string, maxConns int32, wait time.Duration) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx errors can echo the DSN; never log or return the password.
+		return nil, errors.New("parse database settings: malformed DATABASE_URL or PG* variables")
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.HealthCheckPeriod = 15 * time.Second
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 5*time.Second {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// A statement that runs away must not hold a connection forever.
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = "10000"
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	deadline := time.Now().Add(wait)
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err = pool.Ping(pctx)
+		cancel()
+		if err == nil {
+			return pool, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			pool.Close()
+			return nil, fmt.Errorf("database %s:%d unreachable after %d attempts: %w",
+				cfg.ConnConfig.Host, cfg.ConnConfig.Port, attempt, err)
+		}
+		log.Warn("database not ready, retrying", "attempt", attempt, "host", cfg.ConnConfig.Host, "error", err.Error())
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Migrate applies every *.sql file of fsys, in lexical order, that schema
+// has not recorded yet. Each file runs in its own transaction. A session
+// advisory lock serialises replicas that start at the same moment.
+func Migrate(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, schema string, fsys fs.FS) error {
+	if !schemaName.MatchString(schema) {
+		return fmt.Errorf("migrate: invalid schema name %q", schema)
+	}
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: list files: %w", err)
+	}
+	sort.Strings(names)
+
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: acquire: %w", err)
+	}
+	defer conn.Release()
+	lockKey := "migrate:" + schema
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtext($1))", lockKey); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer func() {
+		// Unlock even when ctx is cancelled, or the pooled session keeps the lock.
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock(hashtext($1))", lockKey); err != nil {
+			conn.Conn().Close(uctx)
+		}
+	}()
+
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ident); err != nil {
+		return fmt.Errorf("migrate: create schema: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+ident+`.schema_migrations (
+		version text PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate: create version table: %w", err)
+	}
+	applied := map[string]bool{}
+	rows, err := conn.Query(ctx, "SELECT version FROM "+ident+".schema_migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: read versions: %w", err)
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("migrate: read versions: %w", err)
+	}
+	for _, v := range versions {
+		applied[v] = true
+	}
+	for _, name := range names {
+		version := strings.TrimSuffix(name, ".sql")
+		if applied[version] {
+			continue
+		}
+		sql, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return fmt.Errorf("migrate: read %s: %w", name, err)
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO "+ident+".schema_migrations (version) VALUES ($1)", version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate: apply %s: %w", name, err)
+		}
+		log.Info("migration applied", "schema", schema, "version", version)
+	}
+	return nil
+}
