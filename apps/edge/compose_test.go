@@ -1,0 +1,256 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	// Already in the module graph through gin; used only by this test.
+	"github.com/goccy/go-yaml"
+
+	"github.com/fargateshop/shop/platform/routing"
+)
+
+// composePath is the repository's compose file, seen from apps/edge.
+var composePath = filepath.Join("..", "..", "docker-compose.yml")
+
+// The edge's own container settings.
+const (
+	edgeName = "edge"
+	edgePort = "8080"
+)
+
+type composeFile struct {
+	Services map[string]composeService `yaml:"services"`
+}
+
+type composeService struct {
+	Environment any `yaml:"environment"` // map or list of KEY=VALUE
+	Healthcheck *struct {
+		Test any `yaml:"test"`
+	} `yaml:"healthcheck"`
+	Ports []any `yaml:"ports"` // "8080:8080" or {target, published}
+}
+
+// TestComposeAgreesWithDeclaration: docker-compose.yml, the routing
+// declaration and the edge describe the same system.
+func TestComposeAgreesWithDeclaration(t *testing.T) {
+	data, err := os.ReadFile(composePath)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%s does not exist: the compose file must declare services %v and %s", composePath, serviceNames(), edgeName)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range checkCompose(data) {
+		t.Error(p)
+	}
+}
+
+// TestCheckCompose proves the checker catches each kind of drift, using
+// the planned shape of the compose file.
+func TestCheckCompose(t *testing.T) {
+	if p := checkCompose([]byte(plannedCompose)); len(p) > 0 {
+		t.Fatalf("planned compose file reported problems: %v", p)
+	}
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"wrong port", "PORT: \"8080\" # orders", "PORT: \"9090\" # orders", `"orders": environment PORT`},
+		{"wrong healthcheck", `"/usr/local/bin/catalog"`, `"/usr/local/bin/cat"`, `"catalog": healthcheck`},
+		{"service publishes a port", "  web:\n", "  web:\n    ports: [\"8083:8080\"]\n", `"web" publishes ports`},
+		{"edge not publishing", `    ports: ["8080:8080"]`, ``, `"edge" must publish`},
+		{"missing service", "  orders:", "  orders-old:", `"orders" is declared`},
+		{"wrong upstream", "UPSTREAM_CATALOG: http://catalog:8080", "UPSTREAM_CATALOG: http://catalog:9999", "UPSTREAM_CATALOG"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			broken := strings.Replace(plannedCompose, tc.old, tc.new, 1)
+			if broken == plannedCompose {
+				t.Fatalf("fixture edit %q did not apply", tc.old)
+			}
+			problems := checkCompose([]byte(broken))
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
+				t.Errorf("problems %q, want one containing %q", problems, tc.want)
+			}
+		})
+	}
+}
+
+// checkCompose returns every disagreement between data and the declaration.
+func checkCompose(data []byte) []string {
+	var cf composeFile
+	if err := yaml.Unmarshal(data, &cf); err != nil {
+		return []string{fmt.Sprintf("parse compose file: %v", err)}
+	}
+	var problems []string
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	declared := map[string]bool{}
+	for _, s := range routing.Services {
+		declared[s.Name] = true
+		c, ok := cf.Services[s.Name]
+		if !ok {
+			fail("service %q is declared in platform/routing but missing from compose", s.Name)
+			continue
+		}
+		if got := env(c)["PORT"]; got != fmt.Sprint(s.Port) {
+			fail("service %q: environment PORT = %q, want %d (routing declaration)", s.Name, got, s.Port)
+		}
+		// The healthcheck subcommand calls /livez on PORT, so the declared
+		// health path must be /livez too.
+		if want := healthcheck(s.Name); !slices.Equal(testOf(c), want) {
+			fail("service %q: healthcheck test = %q, want %q", s.Name, testOf(c), want)
+		}
+		if s.HealthPath != "/livez" {
+			fail("service %q: health path %q, but the container healthcheck calls /livez", s.Name, s.HealthPath)
+		}
+	}
+
+	edge, ok := cf.Services[edgeName]
+	if !ok {
+		fail("service %q is missing from compose", edgeName)
+	} else {
+		e := env(edge)
+		if p, ok := e["PORT"]; ok && p != edgePort {
+			fail("service %q: environment PORT = %q, want %s", edgeName, p, edgePort)
+		}
+		if want := healthcheck(edgeName); !slices.Equal(testOf(edge), want) {
+			fail("service %q: healthcheck test = %q, want %q", edgeName, testOf(edge), want)
+		}
+		if got := ports(edge); !slices.Equal(got, []string{edgePort + ":" + edgePort}) {
+			fail("service %q must publish exactly %s:%s, got %q", edgeName, edgePort, edgePort, got)
+		}
+		for _, s := range routing.Services {
+			if v, ok := e[UpstreamEnv(s.Name)]; ok && v != fmt.Sprintf("http://%s:%d", s.Name, s.Port) {
+				fail("service %q: %s = %q, want http://%s:%d", edgeName, UpstreamEnv(s.Name), v, s.Name, s.Port)
+			}
+		}
+	}
+
+	for name, c := range cf.Services {
+		if name != edgeName && len(c.Ports) > 0 {
+			fail("service %q publishes ports %q; only %s may", name, ports(c), edgeName)
+		}
+		// An app service (its healthcheck is its own binary) must be in
+		// the declaration, or neither the edge nor the ALB can reach it.
+		if t := testOf(c); len(t) == 3 && strings.HasPrefix(t[1], "/usr/local/bin/") {
+			if bin := strings.TrimPrefix(t[1], "/usr/local/bin/"); bin != edgeName && !declared[bin] {
+				fail("compose service %q runs %s but is not declared in platform/routing", name, bin)
+			}
+		}
+	}
+	slices.Sort(problems)
+	return problems
+}
+
+func healthcheck(name string) []string {
+	return []string{"CMD", "/usr/local/bin/" + name, "healthcheck"}
+}
+
+// defaulted matches "${VAR:-default}" and "${VAR-default}".
+var defaulted = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*:?-(.*)\}$`)
+
+func interpolate(v string) string {
+	if m := defaulted.FindStringSubmatch(v); m != nil {
+		return m[1]
+	}
+	return v
+}
+
+func env(c composeService) map[string]string {
+	out := map[string]string{}
+	switch e := c.Environment.(type) {
+	case map[string]any:
+		for k, v := range e {
+			out[k] = interpolate(fmt.Sprint(v))
+		}
+	case []any:
+		for _, kv := range e {
+			k, v, _ := strings.Cut(fmt.Sprint(kv), "=")
+			out[k] = interpolate(v)
+		}
+	}
+	return out
+}
+
+func testOf(c composeService) []string {
+	if c.Healthcheck == nil {
+		return nil
+	}
+	list, ok := c.Healthcheck.Test.([]any)
+	if !ok {
+		return []string{fmt.Sprint(c.Healthcheck.Test)}
+	}
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = fmt.Sprint(v)
+	}
+	return out
+}
+
+// ports normalises each mapping to "published:target".
+func ports(c composeService) []string {
+	var out []string
+	for _, p := range c.Ports {
+		switch v := p.(type) {
+		case map[string]any:
+			out = append(out, fmt.Sprintf("%v:%v", v["published"], v["target"]))
+		default:
+			parts := strings.Split(strings.TrimSuffix(fmt.Sprint(v), "/tcp"), ":")
+			if len(parts) >= 2 {
+				out = append(out, parts[len(parts)-2]+":"+parts[len(parts)-1])
+			} else {
+				out = append(out, "(random):"+parts[0])
+			}
+		}
+	}
+	return out
+}
+
+func serviceNames() []string {
+	var names []string
+	for _, s := range routing.Services {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// plannedCompose is the agreed shape of docker-compose.yml, reduced to what
+// the checker reads.
+const plannedCompose = `
+services:
+  postgres:
+    image: postgres:15
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U shop"]
+  catalog:
+    build: {context: ., dockerfile: apps/catalog/Dockerfile}
+    environment:
+      PORT: "8080"
+      DATABASE_URL: postgres://shop@postgres:5432/shop
+    healthcheck:
+      test: ["CMD", "/usr/local/bin/catalog", "healthcheck"]
+  orders:
+    environment:
+      PORT: "8080" # orders
+      CATALOG_URL: http://catalog:8080
+    healthcheck:
+      test: ["CMD", "/usr/local/bin/orders", "healthcheck"]
+  web:
+    environment:
+      - PORT=8080
+      - CATALOG_URL=http://catalog:8080
+    healthcheck:
+      test: ["CMD", "/usr/local/bin/web", "healthcheck"]
+  edge:
+    environment:
+      PORT: ${EDGE_PORT:-8080}
+      UPSTREAM_CATALOG: http://catalog:8080
+    healthcheck:
+      test: ["CMD", "/usr/local/bin/edge", "healthcheck"]
+    ports: ["8080:8080"]
+`
