@@ -1,0 +1,624 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fargateshop/shop/apps/catalog/internal/catalog"
+	"github.com/fargateshop/shop/platform/apperr"
+	platformpg "github.com/fargateshop/shop/platform/postgres"
+	"github.com/fargateshop/shop/platform/postgres/postgrestest"
+)
+
+var discard = slog.New(slog.DiscardHandler)
+
+// openPool opens a pool on a fresh, unmigrated database.
+func openPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	dsn := postgrestest.NewDatabase(t)
+	pool, err := platformpg.Open(context.Background(), discard, dsn, 20, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// newStore returns a Store on a fresh, migrated database (with the seed
+// products, which tests leave alone).
+func newStore(t *testing.T, ttl time.Duration) (*Store, *pgxpool.Pool) {
+	t.Helper()
+	pool := openPool(t)
+	if err := platformpg.Migrate(context.Background(), discard, pool, Schema, Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	return NewStore(pool, ttl), pool
+}
+
+func mustCreate(t *testing.T, s *Store, sku string, stock int) catalog.Product {
+	t.Helper()
+	p, err := s.CreateProduct(context.Background(), catalog.NewProduct{SKU: sku, Name: "Product " + sku,
+		PriceCents: 250, Currency: "USD", Stock: stock})
+	if err != nil {
+		t.Fatalf("create %s: %v", sku, err)
+	}
+	return p
+}
+
+func stockOf(t *testing.T, s *Store, id uuid.UUID) int {
+	t.Helper()
+	p, err := s.Product(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Stock
+}
+
+func wantStock(t *testing.T, s *Store, p catalog.Product, want int) {
+	t.Helper()
+	if got := stockOf(t, s, p.ID); got != want {
+		t.Errorf("%s: got stock %d, want %d", p.SKU, got, want)
+	}
+}
+
+func request(order uuid.UUID, lines ...catalog.Line) catalog.ReservationRequest {
+	return catalog.ReservationRequest{OrderID: order, Lines: lines}
+}
+
+func line(p catalog.Product, qty int) catalog.Line {
+	return catalog.Line{ProductID: p.ID, Quantity: qty}
+}
+
+// wantErr checks that err is the apperr with code and problem type.
+func wantErr(t *testing.T, err error, code apperr.Code, typ string) *apperr.Error {
+	t.Helper()
+	e, ok := apperr.As(err)
+	if !ok || e.Code != code || e.Type != typ {
+		t.Fatalf("got error %v, want code %s type %q", err, code, typ)
+	}
+	return e
+}
+
+func TestMigrateConcurrentlyAndSeedOnce(t *testing.T) {
+	ctx := context.Background()
+	pool := openPool(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() { errs <- platformpg.Migrate(ctx, discard, pool, Schema, Migrations()) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent migrate: %v", err)
+		}
+	}
+	count := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM catalog.products`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n < 6 || n > 8 {
+		t.Fatalf("got %d seeded products, want 6 to 8", n)
+	}
+	// Restarting must never seed again, not even into an empty table.
+	if _, err := pool.Exec(ctx, `DELETE FROM catalog.products`); err != nil {
+		t.Fatal(err)
+	}
+	if err := platformpg.Migrate(ctx, discard, pool, Schema, Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("got %d products after a restart, want 0 (seeded once only)", n)
+	}
+}
+
+func TestProducts(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, time.Minute)
+
+	p := mustCreate(t, s, "T-1", 4)
+	if p.ID == uuid.Nil || p.CreatedAt.IsZero() || !p.CreatedAt.Equal(p.UpdatedAt) {
+		t.Errorf("got %+v, want an id and equal timestamps", p)
+	}
+	got, err := s.Product(ctx, p.ID)
+	if err != nil || got.SKU != "T-1" || got.Stock != 4 || got.Currency != "USD" {
+		t.Fatalf("got %+v, %v; want T-1", got, err)
+	}
+
+	_, err = s.CreateProduct(ctx, catalog.NewProduct{SKU: "T-1", Name: "Other", PriceCents: 1, Currency: "EUR"})
+	if e := wantErr(t, err, apperr.Conflict, "/problems/duplicate-sku"); e.Fields[0].Field != "sku" {
+		t.Errorf("got fields %v, want sku", e.Fields)
+	}
+
+	name := "Renamed"
+	up, err := s.UpdateProduct(ctx, p.ID, catalog.ProductPatch{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Name != "Renamed" || up.PriceCents != p.PriceCents || up.Description != p.Description || !up.UpdatedAt.After(p.UpdatedAt) {
+		t.Errorf("got %+v, want only the name and updated_at changed", up)
+	}
+	price := int64(999)
+	up, err = s.UpdateProduct(ctx, p.ID, catalog.ProductPatch{PriceCents: &price})
+	if err != nil || up.Name != "Renamed" || up.PriceCents != 999 {
+		t.Errorf("got %+v, %v; want the new price and the earlier name", up, err)
+	}
+	up, err = s.SetStock(ctx, p.ID, 0)
+	if err != nil || up.Stock != 0 {
+		t.Errorf("got %+v, %v; want stock 0", up, err)
+	}
+
+	unknown := uuid.New()
+	for _, err := range []error{
+		func() error { _, err := s.Product(ctx, unknown); return err }(),
+		func() error { _, err := s.UpdateProduct(ctx, unknown, catalog.ProductPatch{Name: &name}); return err }(),
+		func() error { _, err := s.SetStock(ctx, unknown, 1); return err }(),
+	} {
+		wantErr(t, err, apperr.NotFound, "")
+	}
+}
+
+func TestListProductsOrderAndPages(t *testing.T) {
+	ctx := context.Background()
+	s, pool := newStore(t, time.Minute)
+	if _, err := pool.Exec(ctx, `DELETE FROM catalog.products`); err != nil {
+		t.Fatal(err)
+	}
+	// Mixed case and punctuation: the order must be byte order whatever the
+	// server's locale, or keyset pages would skip or repeat rows.
+	skus := []string{"b", "B", "a-1", "a_1", "A1", "_x", "-y", "z", "Z9", "0"}
+	for _, sku := range skus {
+		mustCreate(t, s, sku, 1)
+	}
+	slices.Sort(skus)
+
+	var got []string
+	after := ""
+	for {
+		page, err := s.ListProducts(ctx, after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range page {
+			got = append(got, p.SKU)
+		}
+		if len(page) < 3 {
+			break
+		}
+		after = page[len(page)-1].SKU
+	}
+	if !slices.Equal(got, skus) {
+		t.Errorf("got %v, want %v", got, skus)
+	}
+}
+
+func TestConcurrentReservationsNeverOversell(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, time.Minute)
+	a := mustCreate(t, s, "A", 10)
+	b := mustCreate(t, s, "B", 10)
+
+	// 50 orders of one unit each of A; then 40 orders of A and B listed in
+	// both orders, which would deadlock without a fixed locking order.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, short := 0, 0
+	record := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e, _ := apperr.As(err); {
+		case err == nil:
+			ok++
+		case e != nil && e.Type == "/problems/out-of-stock":
+			short++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	for range 50 {
+		wg.Go(func() {
+			_, _, err := s.Reserve(ctx, request(uuid.New(), line(a, 1)))
+			record(err)
+		})
+	}
+	wg.Wait()
+	if ok != 10 || short != 40 {
+		t.Errorf("got %d reserved and %d out of stock, want 10 and 40", ok, short)
+	}
+	wantStock(t, s, a, 0)
+
+	if _, err := s.SetStock(ctx, a.ID, 10); err != nil {
+		t.Fatal(err)
+	}
+	ok, short = 0, 0
+	for i := range 40 {
+		wg.Go(func() {
+			lines := []catalog.Line{line(a, 1), line(b, 1)}
+			if i%2 == 1 {
+				slices.Reverse(lines)
+			}
+			_, _, err := s.Reserve(ctx, request(uuid.New(), lines...))
+			record(err)
+		})
+	}
+	wg.Wait()
+	if ok != 10 || short != 30 {
+		t.Errorf("two lines: got %d reserved and %d out of stock, want 10 and 30", ok, short)
+	}
+	wantStock(t, s, a, 0)
+	wantStock(t, s, b, 0)
+}
+
+func TestReserveIsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, time.Minute)
+	a := mustCreate(t, s, "A", 5)
+	b := mustCreate(t, s, "B", 1)
+	c := mustCreate(t, s, "C", 0)
+
+	order := uuid.New()
+	_, _, err := s.Reserve(ctx, request(order, line(a, 2), line(b, 3), line(c, 1)))
+	e := wantErr(t, err, apperr.Conflict, "/problems/out-of-stock")
+	if len(e.Fields) != 2 || e.Fields[0].Field != "items[1].quantity" || e.Fields[1].Field != "items[2].quantity" {
+		t.Errorf("got fields %v, want items[1].quantity and items[2].quantity", e.Fields)
+	}
+	wantStock(t, s, a, 5)
+	wantStock(t, s, b, 1)
+
+	_, _, err = s.Reserve(ctx, request(order, line(a, 1), catalog.Line{ProductID: uuid.New(), Quantity: 1}))
+	e = wantErr(t, err, apperr.NotFound, "/problems/unknown-product")
+	if len(e.Fields) != 1 || e.Fields[0].Field != "items[1].product_id" {
+		t.Errorf("got fields %v, want items[1].product_id", e.Fields)
+	}
+	wantStock(t, s, a, 5)
+
+	// Nothing was recorded for the order: it can still reserve.
+	if _, err := s.Confirm(ctx, order); apperr.CodeOf(err) != apperr.NotFound {
+		t.Errorf("confirm after failed reserves: got %v, want not found", err)
+	}
+	res, created, err := s.Reserve(ctx, request(order, line(b, 1), line(a, 5)))
+	if err != nil || !created {
+		t.Fatalf("got created=%v, %v; want a new reservation", created, err)
+	}
+	if len(res.Lines) != 2 || res.Lines[0].SKU != "B" || res.Lines[1].SKU != "A" ||
+		res.Lines[1].UnitPriceCents != 250 || res.Lines[1].Currency != "USD" || res.Status != catalog.Reserved {
+		t.Errorf("got %+v, want lines B then A with prices", res)
+	}
+	wantStock(t, s, a, 0)
+	wantStock(t, s, b, 0)
+}
+
+func TestReserveIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, time.Minute)
+	a := mustCreate(t, s, "A", 100)
+	b := mustCreate(t, s, "B", 100)
+	order := uuid.New()
+
+	// Ten concurrent copies of one request take the stock once.
+	var wg sync.WaitGroup
+	results := make(chan bool, 10)
+	for range 10 {
+		wg.Go(func() {
+			_, created, err := s.Reserve(ctx, request(order, line(a, 3), line(b, 1)))
+			if err != nil {
+				t.Errorf("reserve: %v", err)
+			}
+			results <- created
+		})
+	}
+	wg.Wait()
+	close(results)
+	created := 0
+	for c := range results {
+		if c {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Errorf("got %d created, want 1", created)
+	}
+	wantStock(t, s, a, 97)
+	wantStock(t, s, b, 99)
+
+	first, _, _ := s.Reserve(ctx, request(order, line(b, 1), line(a, 3)))
+	again, isNew, err := s.Reserve(ctx, request(order, line(a, 3), line(b, 1)))
+	if err != nil || isNew || !again.ExpiresAt.Equal(first.ExpiresAt) || len(again.Lines) != 2 {
+		t.Errorf("repeat: got %+v, new=%v, %v; want the same reservation", again, isNew, err)
+	}
+	_, _, err = s.Reserve(ctx, request(order, line(a, 4), line(b, 1)))
+	wantErr(t, err, apperr.Conflict, "/problems/reservation-mismatch")
+	wantStock(t, s, a, 97)
+}
+
+func TestConfirmAndRelease(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, time.Minute)
+	a := mustCreate(t, s, "A", 10)
+
+	confirmed := uuid.New()
+	if _, _, err := s.Reserve(ctx, request(confirmed, line(a, 2))); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		res, err := s.Confirm(ctx, confirmed)
+		if err != nil || res.Status != catalog.Confirmed {
+			t.Fatalf("confirm: got %+v, %v", res, err)
+		}
+	}
+	_, err := s.Release(ctx, confirmed)
+	wantErr(t, err, apperr.Conflict, "/problems/reservation-confirmed")
+	wantStock(t, s, a, 8)
+	res, created, err := s.Reserve(ctx, request(confirmed, line(a, 2)))
+	if err != nil || created || res.Status != catalog.Confirmed {
+		t.Errorf("reserve a confirmed order: got %+v, %v, %v; want it unchanged", res, created, err)
+	}
+
+	// Ten concurrent releases give the stock back once.
+	released := uuid.New()
+	if _, _, err := s.Reserve(ctx, request(released, line(a, 3))); err != nil {
+		t.Fatal(err)
+	}
+	wantStock(t, s, a, 5)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if res, err := s.Release(ctx, released); err != nil || res.Status != catalog.Released {
+				t.Errorf("release: got %+v, %v", res, err)
+			}
+		})
+	}
+	wg.Wait()
+	wantStock(t, s, a, 8)
+	_, err = s.Confirm(ctx, released)
+	wantErr(t, err, apperr.Conflict, "/problems/reservation-released")
+	wantStock(t, s, a, 8)
+
+	_, err = s.Confirm(ctx, uuid.New())
+	wantErr(t, err, apperr.NotFound, "")
+
+	// Releasing an unknown order leaves a tombstone: a late reserve takes nothing.
+	late := uuid.New()
+	if res, err := s.Release(ctx, late); err != nil || res.Status != catalog.Released || res.Lines == nil {
+		t.Fatalf("release unknown: got %+v, %v; want released with empty lines", res, err)
+	}
+	res, created, err = s.Reserve(ctx, request(late, line(a, 1)))
+	if err != nil || created || res.Status != catalog.Released {
+		t.Errorf("reserve after tombstone: got %+v, created=%v, %v; want released", res, created, err)
+	}
+	wantStock(t, s, a, 8)
+}
+
+// Invariant 1 of the design: stock given = stock now + confirmed units.
+func checkInvariant(t *testing.T, pool *pgxpool.Pool, p catalog.Product, given int) {
+	t.Helper()
+	var now, confirmed int
+	err := pool.QueryRow(context.Background(), `SELECT p.stock, COALESCE((SELECT sum(i.quantity)
+		FROM catalog.reservation_items i JOIN catalog.reservations r USING (order_id)
+		WHERE i.product_id = p.id AND r.status = 'confirmed'), 0)
+		FROM catalog.products p WHERE p.id = $1`, p.ID).Scan(&now, &confirmed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now+confirmed != given {
+		t.Errorf("%s: stock %d + confirmed %d = %d, want %d", p.SKU, now, confirmed, now+confirmed, given)
+	}
+}
+
+func TestSweeperReleasesOnlyExpiredReservations(t *testing.T) {
+	ctx := context.Background()
+	s, pool := newStore(t, time.Hour)
+	short := NewStore(pool, time.Millisecond)
+	a := mustCreate(t, s, "A", 10)
+
+	expired, kept, confirmed := uuid.New(), uuid.New(), uuid.New()
+	for _, r := range []struct {
+		s     *Store
+		order uuid.UUID
+	}{{short, expired}, {s, kept}, {s, confirmed}} {
+		if _, _, err := r.s.Reserve(ctx, request(r.order, line(a, 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Confirm(ctx, confirmed); err != nil {
+		t.Fatal(err)
+	}
+	// A confirmed reservation past its expiry must stay confirmed.
+	if _, err := pool.Exec(ctx, `UPDATE catalog.reservations SET expires_at = now() - interval '1 hour'
+		WHERE order_id = $1`, confirmed); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+
+	n, err := s.SweepExpired(ctx, 100)
+	if err != nil || n != 1 {
+		t.Fatalf("got %d released, %v; want 1", n, err)
+	}
+	if n, _ := s.SweepExpired(ctx, 100); n != 0 {
+		t.Errorf("second sweep released %d, want 0", n)
+	}
+	wantStock(t, s, a, 8)
+	// A repeated reserve reads a reservation's status without changing it.
+	for order, want := range map[uuid.UUID]catalog.Status{expired: catalog.Released, kept: catalog.Reserved, confirmed: catalog.Confirmed} {
+		res, _, err := s.Reserve(ctx, request(order, line(a, 1)))
+		if err != nil || res.Status != want {
+			t.Errorf("got %v, %v; want %s", res.Status, err, want)
+		}
+	}
+	if _, err := s.Release(ctx, kept); err != nil {
+		t.Fatal(err)
+	}
+	checkInvariant(t, pool, a, 10)
+}
+
+func TestConfirmAfterExpiryReleases(t *testing.T) {
+	ctx := context.Background()
+	s, pool := newStore(t, time.Millisecond)
+	a := mustCreate(t, s, "A", 5)
+	order := uuid.New()
+	if _, _, err := s.Reserve(ctx, request(order, line(a, 2))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	_, err := s.Confirm(ctx, order)
+	wantErr(t, err, apperr.Conflict, "/problems/reservation-released")
+	wantStock(t, s, a, 5)
+	checkInvariant(t, pool, a, 5)
+}
+
+func TestRunSweeperReleasesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s, _ := newStore(t, 50*time.Millisecond)
+	a := mustCreate(t, s, "A", 3)
+	if _, _, err := s.Reserve(ctx, request(uuid.New(), line(a, 3))); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.RunSweeper(ctx, discard, 10*time.Millisecond)
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for stockOf(t, s, a.ID) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sweeper did not release the expired reservation within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunSweeper did not return after ctx was cancelled")
+	}
+}
+
+// Confirm, release and the sweeper race on the same reservations; each
+// reservation must end in exactly one final state with stock to match.
+func TestConfirmReleaseSweeperRace(t *testing.T) {
+	ctx := context.Background()
+	const n = 40
+	s, pool := newStore(t, time.Hour)
+	a := mustCreate(t, s, "A", n)
+	orders := make([]uuid.UUID, n)
+	for i := range orders {
+		orders[i] = uuid.New()
+		if _, _, err := s.Reserve(ctx, request(orders[i], line(a, 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// All expire together, in the middle of the confirms below.
+	if _, err := pool.Exec(ctx, `UPDATE catalog.reservations SET expires_at = now() + interval '40 milliseconds'`); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var sweeper sync.WaitGroup
+	sweeper.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.SweepExpired(ctx, 5); err != nil {
+				t.Errorf("sweep: %v", err)
+			}
+		}
+	})
+
+	var wg sync.WaitGroup
+	confirmedOK := make([]bool, n)
+	for i, order := range orders {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 2 * time.Millisecond) // straddle the expiry
+			_, err := s.Confirm(ctx, order)
+			switch e, _ := apperr.As(err); {
+			case err == nil:
+				confirmedOK[i] = true
+			case e != nil && e.Type == "/problems/reservation-released":
+			default:
+				t.Errorf("confirm: %v", err)
+			}
+		})
+		if i%4 == 0 { // some orders also release concurrently
+			wg.Go(func() {
+				_, err := s.Release(ctx, order)
+				if err != nil && !errors.Is(err, catalog.ErrReservationConfirmed) {
+					t.Errorf("release: %v", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(stop)
+	sweeper.Wait()
+
+	won := 0
+	for _, ok := range confirmedOK {
+		if ok {
+			won++
+		}
+	}
+	t.Logf("%d of %d confirms won against the sweeper and releases", won, n)
+	for i, order := range orders {
+		var status string
+		if err := pool.QueryRow(ctx, `SELECT status FROM catalog.reservations WHERE order_id = $1`, order).Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+		if (status == "confirmed") != confirmedOK[i] {
+			t.Errorf("order %d: status %s, but confirm succeeded=%v", i, status, confirmedOK[i])
+		}
+	}
+	checkInvariant(t, pool, a, n)
+}
+
+func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s := NewStore(pool, time.Minute)
+	_, err = s.ListProducts(ctx, "", 10)
+	if code := apperr.CodeOf(err); code != apperr.Unavailable {
+		t.Errorf("list: got %s (%v), want unavailable", code, err)
+	}
+	if code := apperr.CodeOf(s.Ping(ctx)); code != apperr.Unavailable {
+		t.Errorf("ping: got %s, want unavailable", code)
+	}
+	_, _, err = s.Reserve(ctx, request(uuid.New(), catalog.Line{ProductID: uuid.New(), Quantity: 1}))
+	if code := apperr.CodeOf(err); code != apperr.Unavailable {
+		t.Errorf("reserve: got %s (%v), want unavailable", code, err)
+	}
+
+	// A query bug stays an internal error, not a 503 that invites retries.
+	s2, pool2 := newStore(t, time.Minute)
+	_, err = pool2.Exec(ctx, `SELECT no_such_column FROM catalog.products`)
+	if code := apperr.CodeOf(dbError(err, "bad query")); code != apperr.Internal {
+		t.Errorf("bad query: got %s, want internal", code)
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Nanosecond)
+	defer cancel()
+	time.Sleep(time.Millisecond)
+	if _, err := s2.ListProducts(tctx, "", 1); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Errorf("deadline: got %v, want unavailable", err)
+	}
+	if !strings.Contains(dbError(errors.New("x"), "doing").Error(), "doing") {
+		t.Error("dbError drops what was being done")
+	}
+}

@@ -1,0 +1,83 @@
+// Command catalog serves products and their stock, and holds stock for
+// orders while they are placed.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	catalogpg "github.com/fargateshop/shop/apps/catalog/internal/postgres"
+	"github.com/fargateshop/shop/apps/catalog/internal/web"
+	"github.com/fargateshop/shop/platform/config"
+	"github.com/fargateshop/shop/platform/postgres"
+	"github.com/fargateshop/shop/platform/server"
+)
+
+func main() { server.Main("catalog", run) }
+
+type settings struct {
+	DatabaseURL    string // "" means the standard PG* variables
+	AdminToken     string
+	MaxConns       int
+	ReservationTTL time.Duration
+	SweepInterval  time.Duration
+}
+
+func loadSettings(getenv func(string) (string, bool)) (settings, error) {
+	e := config.New(getenv)
+	s := settings{
+		DatabaseURL:    e.String("DATABASE_URL", ""),
+		AdminToken:     e.Secret("ADMIN_TOKEN", 16),
+		MaxConns:       e.Int("DB_MAX_CONNS", 10, 1, 1000),
+		ReservationTTL: e.Duration("RESERVATION_TTL", 60*time.Second),
+		SweepInterval:  e.Duration("SWEEP_INTERVAL", 5*time.Second),
+	}
+	e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
+	e.Int("PORT", 8080, 1, 65535)
+	// Without either, pgx would quietly try a local socket as the OS user.
+	var dbErr error
+	if s.DatabaseURL == "" && e.String("PGHOST", "") == "" {
+		dbErr = errors.New("DATABASE_URL or PGHOST (with the other PG* variables) is required")
+	}
+	if err := errors.Join(e.Err(), dbErr); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// run is the catalog's whole life; main and the tests call it.
+func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, bool), ln net.Listener) error {
+	cfg, err := loadSettings(getenv)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+
+	pool, err := postgres.Open(ctx, log, cfg.DatabaseURL, int32(cfg.MaxConns), 30*time.Second)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, log, pool, catalogpg.Schema, catalogpg.Migrations()); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	store := catalogpg.NewStore(pool, cfg.ReservationTTL)
+
+	// The sweeper stops when run returns, whatever the reason, and is waited
+	// for before the pool closes (defers run last to first).
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { store.RunSweeper(ctx, log, cfg.SweepInterval) })
+
+	handler := web.NewHandler(log, store, cfg.AdminToken)
+	return server.Serve(ctx, log, server.New(handler, log), ln)
+}

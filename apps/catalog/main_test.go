@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fargateshop/shop/platform/postgres/postgrestest"
+)
+
+const testToken = "main-test-admin-token"
+
+func getenv(env map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	}
+}
+
+func TestLoadSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr []string // substrings of the error, all of them
+	}{
+		{"defaults", map[string]string{"PGHOST": "db", "ADMIN_TOKEN": testToken}, nil},
+		{"database url", map[string]string{"DATABASE_URL": "postgres://x@db/shop", "ADMIN_TOKEN": testToken}, nil},
+		{"nothing set", map[string]string{}, []string{"ADMIN_TOKEN is required", "DATABASE_URL or PGHOST"}},
+		{"every problem at once", map[string]string{
+			"ADMIN_TOKEN": "too-short", "DB_MAX_CONNS": "0", "RESERVATION_TTL": "soon",
+			"SWEEP_INTERVAL": "-1s", "LOG_LEVEL": "loud", "PORT": "http",
+		}, []string{"ADMIN_TOKEN must be at least 16", "DB_MAX_CONNS", "RESERVATION_TTL", "SWEEP_INTERVAL",
+			"LOG_LEVEL", "PORT", "DATABASE_URL or PGHOST"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := loadSettings(getenv(tt.env))
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("got error %v, want none", err)
+				}
+				if s.MaxConns != 10 || s.ReservationTTL != time.Minute || s.SweepInterval != 5*time.Second {
+					t.Errorf("got %+v, want the defaults", s)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "too-short") {
+				t.Errorf("error %q shows the secret", err)
+			}
+		})
+	}
+}
+
+func TestRunRejectsBadConfigAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), slog.New(slog.DiscardHandler), getenv(nil), ln)
+	if err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
+		t.Fatalf("got %v, want a configuration error", err)
+	}
+}
+
+// TestRun starts the real program on a fresh database, uses it over HTTP,
+// and checks that it shuts down cleanly.
+func TestRun(t *testing.T) {
+	env := map[string]string{
+		"DATABASE_URL":    postgrestest.NewDatabase(t),
+		"ADMIN_TOKEN":     testToken,
+		"RESERVATION_TTL": "300ms",
+		"SWEEP_INTERVAL":  "50ms",
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, slog.New(slog.DiscardHandler), getenv(env), ln) }()
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	call := func(method, path, body string, want int) map[string]any {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if method != http.MethodGet {
+			req.Header.Set("Authorization", "Bearer "+testToken)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: got status %d, want %d; body %s", method, path, resp.StatusCode, want, b)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+		return v
+	}
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := client.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 15 s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	page := call(http.MethodGet, "/api/catalog/products", "", http.StatusOK)
+	if items := page["items"].([]any); len(items) < 6 {
+		t.Errorf("got %d products, want the seeded ones", len(items))
+	}
+
+	p := call(http.MethodPost, "/api/catalog/products",
+		`{"sku":"RUN-1","name":"Run","price_cents":100,"currency":"BRL","stock":5}`, http.StatusCreated)
+	id := p["id"].(string)
+	call(http.MethodGet, "/api/catalog/products/"+id, "", http.StatusOK)
+	call(http.MethodGet, "/api/catalog/products/00000000-0000-4000-8000-000000000000", "", http.StatusNotFound)
+
+	res := call(http.MethodPost, "/internal/reservations",
+		`{"order_id":"6d7f3c52-1f8e-4a43-9a0b-3a5c1e2d4f60","items":[{"product_id":"`+id+`","quantity":2}]}`,
+		http.StatusCreated)
+	if res["status"] != "reserved" {
+		t.Errorf("got reservation %v, want reserved", res)
+	}
+	if stock := call(http.MethodGet, "/api/catalog/products/"+id, "", http.StatusOK)["stock"]; stock != 3.0 {
+		t.Errorf("got stock %v after reserving 2 of 5, want 3", stock)
+	}
+	// Nobody confirms: the sweeper gives the stock back after the TTL.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if call(http.MethodGet, "/api/catalog/products/"+id, "", http.StatusOK)["stock"] == 5.0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired reservation was not released within 5 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return within 20 s of cancel")
+	}
+	if conn, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		conn.Close()
+		t.Error("the listener still accepts connections after run returned")
+	}
+}
