@@ -1,0 +1,219 @@
+package reconcile_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fargateshop/shop/apps/orders/internal/catalog"
+	"github.com/fargateshop/shop/apps/orders/internal/catalog/catalogtest"
+	"github.com/fargateshop/shop/apps/orders/internal/order"
+	"github.com/fargateshop/shop/apps/orders/internal/postgres"
+	"github.com/fargateshop/shop/apps/orders/internal/reconcile"
+	platformpg "github.com/fargateshop/shop/platform/postgres"
+	"github.com/fargateshop/shop/platform/postgres/postgrestest"
+)
+
+type env struct {
+	store *postgres.Store
+	pool  *pgxpool.Pool
+	fake  *catalogtest.Server
+	cat   *catalog.Client
+	rec   *reconcile.Reconciler
+	chair string
+	req   order.Request
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pool, err := platformpg.Open(ctx, log, postgrestest.NewDatabase(t), 10, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := postgres.Migrate(ctx, log, pool); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{store: postgres.New(pool), pool: pool, fake: catalogtest.New(t)}
+	e.cat = catalog.New(e.fake.URL, log)
+	e.chair = e.fake.AddProduct(catalogtest.Product{SKU: "CH-1", Name: "Chair", UnitPriceCents: 1250, Stock: 5})
+	e.req = order.Request{Email: "ada@example.com", Lines: []order.Line{{ProductID: e.chair, Quantity: 2}}}
+	e.rec = reconcile.New(log, e.store, e.cat, 30*time.Second)
+	return e
+}
+
+// begin starts an order whose request then "dies", and makes it look stuck.
+func (e *env) begin(t *testing.T, key string) order.Claim {
+	t.Helper()
+	ctx := context.Background()
+	c, err := e.store.Begin(ctx, order.Attempt{Key: key, Fingerprint: order.Fingerprint(e.req), Request: e.req,
+		NewOrderID: uuid.New(), Lease: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) ageOrders(t *testing.T) {
+	t.Helper()
+	time.Sleep(2 * time.Millisecond) // leases run out
+	if _, err := e.pool.Exec(context.Background(), `UPDATE orders.orders SET updated_at = now() - interval '1 minute'`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) reserveAndRecord(t *testing.T, c order.Claim) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := e.cat.Reserve(ctx, c.Order.ID, e.req.Lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, cur, total, err := order.Priced(e.req.Lines, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.RecordReservation(ctx, c.Order.ID, items, cur, total); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) once(t *testing.T, want int) {
+	t.Helper()
+	n, err := e.rec.Once(context.Background())
+	if err != nil || n != want {
+		t.Fatalf("Once = %d, %v; want %d settled", n, err, want)
+	}
+}
+
+func (e *env) status(t *testing.T, id uuid.UUID) order.Status {
+	t.Helper()
+	o, err := e.store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.Status
+}
+
+func TestStuckReservationIsReleased(t *testing.T) {
+	t.Parallel()
+	for _, stage := range []string{"pending, reserved at catalog", "reserved", "pending, never reached catalog"} {
+		t.Run(stage, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.begin(t, "k")
+			switch stage {
+			case "pending, reserved at catalog":
+				if _, err := e.cat.Reserve(context.Background(), c.Order.ID, e.req.Lines); err != nil {
+					t.Fatal(err)
+				}
+			case "reserved":
+				e.reserveAndRecord(t, c)
+			}
+			e.ageOrders(t)
+			e.once(t, 1)
+
+			if got := e.status(t, c.Order.ID); got != order.Failed {
+				t.Errorf("order %s, want failed", got)
+			}
+			if e.fake.Stock(e.chair) != 5 || e.fake.Status(c.Order.ID) != "released" {
+				t.Errorf("stock %d, reservation %q; want 5, released", e.fake.Stock(e.chair), e.fake.Status(c.Order.ID))
+			}
+			// A late reserve for the order (the dead request's retry) takes nothing.
+			if res, err := e.cat.Reserve(context.Background(), c.Order.ID, e.req.Lines); err != nil || res.Status != "released" || e.fake.Stock(e.chair) != 5 {
+				t.Errorf("late reserve %+v, %v, stock %d", res, err, e.fake.Stock(e.chair))
+			}
+			e.once(t, 0)
+		})
+	}
+}
+
+func TestStuckConfirmedOrderIsConfirmed(t *testing.T) {
+	t.Parallel()
+	for _, stage := range []string{"reserved", "pending"} {
+		t.Run(stage, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			c := e.begin(t, "k")
+			if stage == "reserved" {
+				e.reserveAndRecord(t, c)
+			} else if _, err := e.cat.Reserve(ctx, c.Order.ID, e.req.Lines); err != nil {
+				t.Fatal(err)
+			}
+			// The request confirmed at catalog and died before marking the order.
+			if err := e.cat.Confirm(ctx, c.Order.ID); err != nil {
+				t.Fatal(err)
+			}
+			e.ageOrders(t)
+			e.once(t, 1)
+
+			o, err := e.store.Get(ctx, c.Order.ID)
+			if err != nil || o.Status != order.Confirmed || o.TotalCents != 2500 || o.Items[0].Name != "Chair" {
+				t.Fatalf("order %+v, %v; want confirmed with catalog's names and prices", o, err)
+			}
+			if e.fake.Stock(e.chair) != 3 {
+				t.Errorf("stock %d, want 3", e.fake.Stock(e.chair))
+			}
+			// The client's retry replays the 201 the request never sent.
+			replay, err := e.store.Begin(ctx, order.Attempt{Key: "k", Fingerprint: order.Fingerprint(e.req),
+				Request: e.req, NewOrderID: uuid.New(), Lease: time.Minute})
+			if err != nil || replay.Replay == nil || replay.Replay.Status != 201 {
+				t.Fatalf("retry %+v, %v; want a replayed 201", replay, err)
+			}
+			var body order.Order
+			if err := json.Unmarshal(replay.Replay.Body, &body); err != nil || body.ID != c.Order.ID || body.Status != order.Confirmed {
+				t.Errorf("replayed body %s", replay.Replay.Body)
+			}
+		})
+	}
+}
+
+func TestCatalogDownLeavesOrderForLater(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.begin(t, "k")
+	e.reserveAndRecord(t, c)
+	e.ageOrders(t)
+	e.fake.Close()
+
+	if n, err := e.rec.Once(context.Background()); err == nil || n != 0 {
+		t.Fatalf("Once with catalog down = %d, %v; want an error", n, err)
+	}
+	if got := e.status(t, c.Order.ID); got != order.Reserved {
+		t.Errorf("order %s, want still reserved", got)
+	}
+	// The lease was given back, so the next round may try again at once.
+	claims, err := e.store.ClaimStuck(context.Background(), time.Second, time.Minute, 10)
+	if err != nil || len(claims) != 1 {
+		t.Errorf("claims %d, %v; want the order claimable again", len(claims), err)
+	}
+}
+
+func TestRunStopsWithContext(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.begin(t, "k")
+	e.ageOrders(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.rec.Run(ctx, 10*time.Millisecond); close(done) }()
+	for deadline := time.Now().Add(5 * time.Second); e.status(t, c.Order.ID) != order.Failed; {
+		if time.Now().After(deadline) {
+			t.Fatal("Run never settled the stuck order")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop after cancel")
+	}
+}

@@ -1,0 +1,89 @@
+// Command orders is the orders service: it places orders against catalog's
+// stock and serves them back.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/fargateshop/shop/apps/orders/internal/catalog"
+	"github.com/fargateshop/shop/apps/orders/internal/postgres"
+	"github.com/fargateshop/shop/apps/orders/internal/reconcile"
+	"github.com/fargateshop/shop/apps/orders/internal/web"
+	"github.com/fargateshop/shop/platform/config"
+	platformpg "github.com/fargateshop/shop/platform/postgres"
+	"github.com/fargateshop/shop/platform/server"
+)
+
+func main() { server.Main("orders", run) }
+
+type settings struct {
+	databaseURL       string // "" means the PG* variables
+	catalogURL        string
+	maxConns          int
+	reconcileInterval time.Duration
+	lease             time.Duration
+}
+
+func loadSettings(getenv func(string) (string, bool)) (settings, error) {
+	e := config.New(getenv)
+	s := settings{
+		databaseURL:       e.String("DATABASE_URL", ""),
+		catalogURL:        e.URL("CATALOG_URL", "http://catalog:8080"),
+		maxConns:          e.Int("DB_MAX_CONNS", 10, 1, 200),
+		reconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
+		// ORDER_LEASE: how long a request owns its order before a retry or
+		// the reconciler may take it over. Above the longest request.
+		lease: e.Duration("ORDER_LEASE", 30*time.Second),
+	}
+	e.Int("PORT", 8080, 1, 65535) // read by server.Main; checked here with the rest
+	e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
+
+	var problems []error
+	if err := e.Err(); err != nil {
+		problems = append(problems, err)
+	}
+	if _, ok := getenv("PGHOST"); !ok && s.databaseURL == "" {
+		problems = append(problems, errors.New("invalid configuration: set DATABASE_URL or the PG* variables (PGHOST, PGUSER, ...)"))
+	}
+	if s.lease < 3*time.Second {
+		problems = append(problems, fmt.Errorf("invalid configuration: ORDER_LEASE must be at least 3s, got %s", s.lease))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return settings{}, err
+	}
+	return s, nil
+}
+
+func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, bool), ln net.Listener) error {
+	cfg, err := loadSettings(getenv)
+	if err != nil {
+		return err
+	}
+	pool, err := platformpg.Open(ctx, log, cfg.databaseURL, int32(cfg.maxConns), 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, log, pool); err != nil {
+		return err
+	}
+
+	store := postgres.New(pool)
+	cat := catalog.New(cfg.catalogURL, log)
+	handler := web.NewHandler(log, store, cat, web.Config{Lease: cfg.lease})
+
+	rctx, stopReconciler := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { reconcile.New(log, store, cat, cfg.lease).Run(rctx, cfg.reconcileInterval) })
+
+	err = server.Serve(ctx, log, server.New(handler, log), ln)
+	stopReconciler()
+	wg.Wait() // before the pool closes
+	return err
+}
