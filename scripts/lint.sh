@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Lints every module given as an argument (the Makefile passes all of go.work):
+# gofmt, go vet, staticcheck, and govulncheck against a vulnerability database
+# built from the golang.org/x/vulndb module, because the vulnerability service
+# itself may be unreachable (it is on registry-only networks) while the Go
+# module proxy is not.
+set -euo pipefail
+
+STATICCHECK_VERSION=v0.8.2
+GOVULNCHECK_VERSION=v1.9.0
+VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$root/.cache/bin"
+mkdir -p "$bin"
+export GOBIN="$bin"
+
+[ -x "$bin/staticcheck" ] && "$bin/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}" ||
+  { echo "lint: installing staticcheck $STATICCHECK_VERSION"; go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"; }
+[ -x "$bin/govulncheck" ] && "$bin/govulncheck" -version 2>/dev/null | grep -q "$GOVULNCHECK_VERSION" ||
+  { echo "lint: installing govulncheck $GOVULNCHECK_VERSION"; go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION"; }
+
+db="$root/.cache/vulndb-$VULNDB_VERSION"
+if [ ! -f "$db/index/db.json" ]; then
+  echo "lint: building the vulnerability database from golang.org/x/vulndb@$VULNDB_VERSION"
+  [ -x "$bin/indexdb" ] || go install "golang.org/x/vulndb/cmd/indexdb@$VULNDB_VERSION"
+  src="$(go mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  rm -rf "$db.tmp" && "$bin/indexdb" -vulns "$src/data/osv" -out "$db.tmp" && mv "$db.tmp" "$db"
+fi
+
+status=0
+unformatted="$(gofmt -l "$@")"
+if [ -n "$unformatted" ]; then
+  echo "lint: gofmt wants changes in:"; echo "$unformatted"; status=1
+fi
+for mod in "$@"; do
+  echo "lint: $mod"
+  (cd "$mod" && go vet ./... && "$bin/staticcheck" ./... && "$bin/govulncheck" -db "file://$db" ./...) || status=1
+done
+exit $status
