@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -95,8 +96,13 @@ func Validate(r Request) (Request, error) {
 }
 
 // plausibleEmail accepts what net/mail parses as a bare address, with no
-// display name, comments or surrounding text.
+// display name, comments or surrounding text. encoding/json turns invalid
+// UTF-8 into U+FFFD instead of failing, so that character is refused too:
+// an address that arrived mangled must not be stored as if it were real.
 func plausibleEmail(s string) bool {
+	if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
+		return false
+	}
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Name == "" && a.Address == s && strings.Contains(s, "@")
 }

@@ -46,6 +46,8 @@ func TestValidate(t *testing.T) {
 		{"email in angle brackets", with(func(r *Request) { r.Email = "<ada@example.com>" }), []string{"email"}},
 		{"email with spaces", with(func(r *Request) { r.Email = " ada@example.com" }), []string{"email"}},
 		{"email two addresses", with(func(r *Request) { r.Email = "a@x.com, b@x.com" }), []string{"email"}},
+		{"email with replacement char", with(func(r *Request) { r.Email = "ad\uFFFDa@example.com" }), []string{"email"}},
+		{"email with invalid UTF-8", with(func(r *Request) { r.Email = "ad\xffa@example.com" }), []string{"email"}},
 		{"email too long", with(func(r *Request) { r.Email = strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com" }), []string{"email"}},
 		{"no lines", with(func(r *Request) { r.Lines = nil }), []string{"items"}},
 		{"fifty-one lines", with(func(r *Request) { r.Lines = lines(51) }), []string{"items"}},
