@@ -1,0 +1,300 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// setting is a project config key's default and Pulumi.yaml type.
+type setting struct {
+	Default string
+	Type    string // integer, boolean or string
+}
+
+// settings declares every project config key that has a default. Pulumi
+// applies the defaults in Pulumi.yaml only when the CLI runs the program; unit
+// tests run it without the CLI, so the program carries the same table.
+// TestPulumiYAMLMatchesDefaults keeps the two in step.
+var settings = map[string]setting{
+	// Network.
+	"availabilityZones": {"2", "integer"},
+	"vpcCidr":           {"10.0.0.0/16", "string"},
+	"natGateways":       {"Single", "string"},
+	// Load balancer.
+	"certificateArn":          {"", "string"},
+	"sslPolicy":               {"ELBSecurityPolicy-TLS13-1-2-2021-06", "string"},
+	"albDeletionProtection":   {"false", "boolean"},
+	"desyncMitigationMode":    {"defensive", "string"},
+	"accessLogExpirationDays": {"30", "integer"},
+	// Tasks.
+	"platform":                      {"linux/amd64", "string"},
+	"cpu":                           {"256", "integer"},
+	"memory":                        {"512", "integer"},
+	"minTasks":                      {"1", "integer"},
+	"maxTasks":                      {"2", "integer"},
+	"fargateBase":                   {"0", "integer"},
+	"fargateWeight":                 {"1", "integer"},
+	"fargateSpotWeight":             {"0", "integer"},
+	"cpuTargetPercent":              {"60", "integer"},
+	"requestsPerTarget":             {"500", "integer"},
+	"healthCheckGracePeriodSeconds": {"30", "integer"},
+	"enableExecuteCommand":          {"false", "boolean"},
+	"logLevel":                      {"info", "string"},
+	"logRetentionDays":              {"7", "integer"},
+	"forceDestroy":                  {"false", "boolean"},
+	// Database.
+	"dbEngineVersion":       {"17", "string"},
+	"dbInstanceClass":       {"db.t4g.micro", "string"},
+	"dbAllocatedStorage":    {"20", "integer"},
+	"dbMaxAllocatedStorage": {"100", "integer"},
+	"dbBackupRetentionDays": {"1", "integer"},
+	"dbMultiAz":             {"false", "boolean"},
+	"dbDeletionProtection":  {"false", "boolean"},
+	"dbFinalSnapshot":       {"false", "boolean"},
+	"dbIamAuth":             {"false", "boolean"},
+	"dbName":                {"shop", "string"},
+}
+
+// Config is the whole stack configuration, typed and validated once.
+type Config struct {
+	Project, Stack string
+	Region         string
+
+	AvailabilityZones int
+	VpcCidr           string
+	NatGateways       string // "Single" or "OnePerAz"
+
+	CertificateArn          string // empty: plain HTTP listener only
+	SslPolicy               string
+	AlbDeletionProtection   bool
+	DesyncMitigationMode    string
+	AccessLogExpirationDays int
+
+	Platform                      string // linux/amd64 or linux/arm64
+	CPU, Memory                   int
+	MinTasks, MaxTasks            int
+	FargateBase                   int
+	FargateWeight                 int
+	FargateSpotWeight             int
+	CPUTargetPercent              int
+	RequestsPerTarget             int
+	HealthCheckGracePeriodSeconds int
+	EnableExecuteCommand          bool
+	LogLevel                      string
+	LogRetentionDays              int
+	ForceDestroy                  bool
+
+	DBEngineVersion       string
+	DBInstanceClass       string
+	DBAllocatedStorage    int
+	DBMaxAllocatedStorage int
+	DBBackupRetentionDays int
+	DBMultiAZ             bool
+	DBDeletionProtection  bool
+	DBFinalSnapshot       bool
+	DBIAMAuth             bool
+	DBName                string
+
+	// AdminToken is the optional secret `adminToken`; when it is not set the
+	// program generates one.
+	AdminToken    pulumi.StringOutput
+	HasAdminToken bool
+}
+
+// HTTPS reports whether the load balancer terminates TLS.
+func (c Config) HTTPS() bool { return c.CertificateArn != "" }
+
+// CPUArchitecture is the ECS runtime platform matching the image platform.
+func (c Config) CPUArchitecture() string {
+	if c.Platform == "linux/arm64" {
+		return "ARM64"
+	}
+	return "X86_64"
+}
+
+// Fargate accepts only these CPU units and, for each, these memory sizes (MiB).
+var fargateSizes = map[int][]int{
+	256:  {512, 1024, 2048},
+	512:  {1024, 2048, 3072, 4096},
+	1024: {2048, 3072, 4096, 5120, 6144, 7168, 8192},
+	2048: rangeStep(4096, 16384, 1024),
+	4096: rangeStep(8192, 30720, 1024),
+}
+
+func rangeStep(from, to, step int) []int {
+	var out []int
+	for v := from; v <= to; v += step {
+		out = append(out, v)
+	}
+	return out
+}
+
+// CloudWatch Logs accepts only these retention periods (days).
+var logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// loadConfig reads every key, then reports every problem at once so a
+// misconfigured stack is fixed in one round trip rather than one per key.
+func loadConfig(ctx *pulumi.Context) (Config, error) {
+	project := config.New(ctx, "")
+	r := reader{cfg: project}
+	c := Config{
+		Project: ctx.Project(),
+		Stack:   ctx.Stack(),
+		// An explicit provider does not read aws:region by itself, so the
+		// program passes it on; it is required rather than guessed.
+		Region: config.New(ctx, "aws").Get("region"),
+
+		AvailabilityZones: r.int("availabilityZones"),
+		VpcCidr:           r.str("vpcCidr"),
+		NatGateways:       r.str("natGateways"),
+
+		CertificateArn:          r.str("certificateArn"),
+		SslPolicy:               r.str("sslPolicy"),
+		AlbDeletionProtection:   r.bool("albDeletionProtection"),
+		DesyncMitigationMode:    r.str("desyncMitigationMode"),
+		AccessLogExpirationDays: r.int("accessLogExpirationDays"),
+
+		Platform:                      r.str("platform"),
+		CPU:                           r.int("cpu"),
+		Memory:                        r.int("memory"),
+		MinTasks:                      r.int("minTasks"),
+		MaxTasks:                      r.int("maxTasks"),
+		FargateBase:                   r.int("fargateBase"),
+		FargateWeight:                 r.int("fargateWeight"),
+		FargateSpotWeight:             r.int("fargateSpotWeight"),
+		CPUTargetPercent:              r.int("cpuTargetPercent"),
+		RequestsPerTarget:             r.int("requestsPerTarget"),
+		HealthCheckGracePeriodSeconds: r.int("healthCheckGracePeriodSeconds"),
+		EnableExecuteCommand:          r.bool("enableExecuteCommand"),
+		LogLevel:                      r.str("logLevel"),
+		LogRetentionDays:              r.int("logRetentionDays"),
+		ForceDestroy:                  r.bool("forceDestroy"),
+
+		DBEngineVersion:       r.str("dbEngineVersion"),
+		DBInstanceClass:       r.str("dbInstanceClass"),
+		DBAllocatedStorage:    r.int("dbAllocatedStorage"),
+		DBMaxAllocatedStorage: r.int("dbMaxAllocatedStorage"),
+		DBBackupRetentionDays: r.int("dbBackupRetentionDays"),
+		DBMultiAZ:             r.bool("dbMultiAz"),
+		DBDeletionProtection:  r.bool("dbDeletionProtection"),
+		DBFinalSnapshot:       r.bool("dbFinalSnapshot"),
+		DBIAMAuth:             r.bool("dbIamAuth"),
+		DBName:                r.str("dbName"),
+	}
+	errs := append(r.errs, c.validate()...)
+	if project.Get("adminToken") != "" {
+		// A plain-text token would sit unencrypted in Pulumi.<stack>.yaml.
+		if !ctx.IsConfigSecret(ctx.Project() + ":adminToken") {
+			errs = append(errs, errors.New("adminToken: set it with `pulumi config set --secret adminToken ...`"))
+		}
+		c.AdminToken = project.GetSecret("adminToken")
+		c.HasAdminToken = true
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid stack configuration:\n%w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// validate checks the values against what AWS will accept, so mistakes surface
+// in `pulumi preview` instead of halfway through `pulumi up`.
+func (c Config) validate() []error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Region != "", "aws:region: required (pulumi config set aws:region us-east-1)")
+	check(c.AvailabilityZones >= 2 && c.AvailabilityZones <= 6,
+		"availabilityZones: got %d, want 2..6 (an ALB needs two zones)", c.AvailabilityZones)
+	prefix, err := netip.ParsePrefix(c.VpcCidr)
+	check(err == nil && prefix.Addr().Is4() && prefix.Bits() >= 16 && prefix.Bits() <= 20,
+		"vpcCidr: got %q, want an IPv4 CIDR from /16 to /20", c.VpcCidr)
+	check(c.NatGateways == "Single" || c.NatGateways == "OnePerAz",
+		"natGateways: got %q, want Single or OnePerAz", c.NatGateways)
+	check(c.CertificateArn == "" || strings.HasPrefix(c.CertificateArn, "arn:"),
+		"certificateArn: got %q, want an ACM certificate ARN or empty", c.CertificateArn)
+	check(strings.HasPrefix(c.SslPolicy, "ELBSecurityPolicy-TLS13-"),
+		"sslPolicy: got %q, want a TLS 1.3 policy (ELBSecurityPolicy-TLS13-...)", c.SslPolicy)
+	check(c.DesyncMitigationMode == "defensive" || c.DesyncMitigationMode == "strictest",
+		"desyncMitigationMode: got %q, want defensive or strictest", c.DesyncMitigationMode)
+	check(c.AccessLogExpirationDays >= 1, "accessLogExpirationDays: got %d, want >= 1", c.AccessLogExpirationDays)
+	check(c.Platform == "linux/amd64" || c.Platform == "linux/arm64",
+		"platform: got %q, want linux/amd64 or linux/arm64", c.Platform)
+	mems, ok := fargateSizes[c.CPU]
+	check(ok && slices.Contains(mems, c.Memory),
+		"cpu/memory: got %d/%d, not a Fargate size (e.g. 256/512, 512/1024, 1024/2048)", c.CPU, c.Memory)
+	check(c.MinTasks >= 1 && c.MinTasks <= c.MaxTasks,
+		"minTasks/maxTasks: got %d/%d, want 1 <= minTasks <= maxTasks", c.MinTasks, c.MaxTasks)
+	check(c.FargateBase >= 0 && c.FargateWeight >= 0 && c.FargateSpotWeight >= 0,
+		"fargateBase/fargateWeight/fargateSpotWeight: must not be negative")
+	check(c.FargateWeight+c.FargateSpotWeight > 0, "fargateWeight + fargateSpotWeight: want > 0")
+	check(c.CPUTargetPercent >= 10 && c.CPUTargetPercent <= 90,
+		"cpuTargetPercent: got %d, want 10..90", c.CPUTargetPercent)
+	check(c.RequestsPerTarget >= 1, "requestsPerTarget: got %d, want >= 1", c.RequestsPerTarget)
+	check(c.HealthCheckGracePeriodSeconds >= 0 && c.HealthCheckGracePeriodSeconds <= 300,
+		"healthCheckGracePeriodSeconds: got %d, want 0..300", c.HealthCheckGracePeriodSeconds)
+	check(slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel),
+		"logLevel: got %q, want debug, info, warn or error", c.LogLevel)
+	check(slices.Contains(logRetentions, c.LogRetentionDays),
+		"logRetentionDays: got %d, want one of %v", c.LogRetentionDays, logRetentions)
+	check(c.DBEngineVersion != "" && strings.Split(c.DBEngineVersion, ".")[0] != "",
+		"dbEngineVersion: required")
+	check(strings.HasPrefix(c.DBInstanceClass, "db."), "dbInstanceClass: got %q, want db.*", c.DBInstanceClass)
+	check(c.DBAllocatedStorage >= 20 && c.DBMaxAllocatedStorage >= c.DBAllocatedStorage,
+		"dbAllocatedStorage/dbMaxAllocatedStorage: got %d/%d, want 20 <= allocated <= max",
+		c.DBAllocatedStorage, c.DBMaxAllocatedStorage)
+	// RDS.11 wants automated backups; 0 would switch them off.
+	check(c.DBBackupRetentionDays >= 1 && c.DBBackupRetentionDays <= 35,
+		"dbBackupRetentionDays: got %d, want 1..35", c.DBBackupRetentionDays)
+	check(c.DBName != "", "dbName: required")
+	return errs
+}
+
+// reader reads project config keys, falling back to defaults and collecting
+// parse errors instead of stopping at the first.
+type reader struct {
+	cfg  *config.Config
+	errs []error
+}
+
+// raw returns the configured value or the default, checking that the key is
+// read as the type it is declared with.
+func (r *reader) raw(key, typ string) string {
+	s, ok := settings[key]
+	if !ok || s.Type != typ {
+		r.errs = append(r.errs, fmt.Errorf("%s: read as %s but declared as %+v (bug in config.go)", key, typ, s))
+	}
+	if v := r.cfg.Get(key); v != "" {
+		return v
+	}
+	return s.Default
+}
+
+func (r *reader) str(key string) string { return r.raw(key, "string") }
+
+func (r *reader) int(key string) int {
+	s := r.raw(key, "integer")
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: got %q, want an integer", key, s))
+	}
+	return v
+}
+
+func (r *reader) bool(key string) bool {
+	s := r.raw(key, "boolean")
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: got %q, want true or false", key, s))
+	}
+	return v
+}

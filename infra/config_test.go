@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fargateshop/shop/platform/routing"
+	"gopkg.in/yaml.v3"
+)
+
+// projectSchema reads the config schema of Pulumi.yaml.
+func projectSchema(t *testing.T) map[string]struct {
+	Type    string `yaml:"type"`
+	Default any    `yaml:"default"`
+} {
+	t.Helper()
+	raw, err := os.ReadFile("../Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var project struct {
+		Name    string `yaml:"name"`
+		Runtime string `yaml:"runtime"`
+		Main    string `yaml:"main"`
+		Config  map[string]struct {
+			Type    string `yaml:"type"`
+			Default any    `yaml:"default"`
+		} `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &project); err != nil {
+		t.Fatal(err)
+	}
+	if project.Name != "shop" || project.Runtime != "go" || strings.TrimSuffix(project.Main, "/") != "infra" {
+		t.Errorf("got name %q runtime %q main %q, want shop, go, infra/", project.Name, project.Runtime, project.Main)
+	}
+	return project.Config
+}
+
+// TestPulumiYAMLMatchesDefaults keeps the schema the CLI applies and the
+// defaults the program applies under test identical.
+func TestPulumiYAMLMatchesDefaults(t *testing.T) {
+	schema := projectSchema(t)
+	for key, want := range settings {
+		entry, ok := schema[key]
+		if !ok {
+			t.Errorf("%s: has a default in config.go but is not declared in Pulumi.yaml", key)
+			continue
+		}
+		if got := fmt.Sprint(entry.Default); got != want.Default {
+			t.Errorf("%s: Pulumi.yaml default %q, config.go default %q", key, got, want.Default)
+		}
+		if entry.Type != want.Type {
+			t.Errorf("%s: Pulumi.yaml type %q, config.go type %q", key, entry.Type, want.Type)
+		}
+		switch want.Type {
+		case "integer":
+			if _, err := strconv.Atoi(want.Default); err != nil {
+				t.Errorf("%s: default %q is not an integer", key, want.Default)
+			}
+		case "boolean":
+			if _, err := strconv.ParseBool(want.Default); err != nil {
+				t.Errorf("%s: default %q is not a boolean", key, want.Default)
+			}
+		}
+	}
+	for key := range schema {
+		if _, ok := settings[key]; !ok {
+			t.Errorf("%s: declared in Pulumi.yaml but unknown to config.go", key)
+		}
+	}
+}
+
+// TestStackFilesUseDeclaredKeys catches typos: Pulumi accepts an unknown key
+// silently and the program would run with the default.
+func TestStackFilesUseDeclaredKeys(t *testing.T) {
+	schema := projectSchema(t)
+	for _, file := range []string{"../Pulumi.dev.yaml", "../docs/Pulumi.prod.example.yaml"} {
+		for key := range stackConfig(t, file) {
+			ns, name, _ := strings.Cut(key, ":")
+			if ns == "shop" {
+				if _, ok := schema[name]; !ok && name != "adminToken" {
+					t.Errorf("%s: %s is not a declared config key", file, key)
+				}
+			} else if ns != "aws" && ns != "pulumi" {
+				t.Errorf("%s: %s has an unexpected namespace", file, key)
+			}
+		}
+	}
+}
+
+func TestInvalidConfigIsReportedAtOnce(t *testing.T) {
+	dev := stackConfig(t, "../Pulumi.dev.yaml")
+	bad := with(dev, map[string]string{
+		"shop:natGateways":       "Double",
+		"shop:availabilityZones": "1",
+		"shop:cpu":               "300",
+		"shop:minTasks":          "3",
+		"shop:maxTasks":          "2",
+		"shop:platform":          "windows/amd64",
+		"shop:logRetentionDays":  "10",
+		"shop:dbMultiAz":         "maybe",
+		"shop:fargateWeight":     "0",
+	})
+	delete(bad, "aws:region")
+	st, err := runProgram(routing.Services, "dev", bad)
+	if err == nil {
+		t.Fatal("got no error, want the invalid keys reported")
+	}
+	wantKeys := []string{"aws:region", "natGateways", "availabilityZones", "cpu/memory", "minTasks/maxTasks",
+		"platform", "logRetentionDays", "dbMultiAz", "fargateWeight"}
+	for _, key := range wantKeys {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("got error %q, want it to mention %s", err, key)
+		}
+	}
+	for _, r := range st.resources {
+		if r.Custom {
+			t.Errorf("got %s %q created from invalid config, want nothing", r.Type, r.Name)
+		}
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	dev := stackConfig(t, "../Pulumi.dev.yaml")
+	t.Run("generated when not configured", func(t *testing.T) {
+		st, err := runProgram(routing.Services, "dev", dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		passwords := st.ofType("random:index/randomPassword:RandomPassword")
+		versions := st.ofType("aws:secretsmanager/secretVersion:SecretVersion")
+		if len(passwords) != 1 || len(versions) != 1 || versions[0].Inputs["secretString"] != passwords[0].Outputs["result"] {
+			t.Errorf("got passwords %v versions %v, want the generated token stored", passwords, versions)
+		}
+	})
+	t.Run("taken from a secret config value", func(t *testing.T) {
+		cfg := with(dev, map[string]string{"shop:adminToken": "s3cret-token"})
+		st, err := runProgram(routing.Services, "dev", cfg, "shop:adminToken")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(st.ofType("random:index/randomPassword:RandomPassword")); got != 0 {
+			t.Errorf("got %d generated passwords, want 0", got)
+		}
+		versions := st.ofType("aws:secretsmanager/secretVersion:SecretVersion")
+		if len(versions) != 1 || versions[0].Inputs["secretString"] != "s3cret-token" {
+			t.Errorf("got versions %v, want the configured token", versions)
+		}
+		for _, r := range st.ofType("aws:ecs/taskDefinition:TaskDefinition") {
+			if strings.Contains(fmt.Sprint(r.Inputs), "s3cret-token") {
+				t.Errorf("task definition %s contains the token", r.Name)
+			}
+		}
+	})
+	t.Run("refused in plain text", func(t *testing.T) {
+		cfg := with(dev, map[string]string{"shop:adminToken": "s3cret-token"})
+		if _, err := runProgram(routing.Services, "dev", cfg); err == nil || !strings.Contains(err.Error(), "--secret") {
+			t.Errorf("got error %v, want a request to set it with --secret", err)
+		}
+	})
+}
+
+func TestCapacityStrategy(t *testing.T) {
+	cases := []struct {
+		base, weight, spot int
+		want               string
+	}{
+		{0, 1, 0, "[{FARGATE 0 1}]"},
+		{0, 1, 3, "[{FARGATE 0 1} {FARGATE_SPOT 0 3}]"},
+		{2, 0, 1, "[{FARGATE 2 0} {FARGATE_SPOT 0 1}]"},
+		{0, 0, 1, "[{FARGATE_SPOT 0 1}]"},
+	}
+	for _, c := range cases {
+		got := fmt.Sprint(capacityStrategy(Config{FargateBase: c.base, FargateWeight: c.weight, FargateSpotWeight: c.spot}))
+		if got != c.want {
+			t.Errorf("base %d weight %d spot %d: got %s, want %s", c.base, c.weight, c.spot, got, c.want)
+		}
+	}
+}
+
+func TestPublicPath(t *testing.T) {
+	cases := []struct {
+		paths []string
+		want  string
+	}{
+		{nil, "/"},
+		{[]string{"/api/catalog", "/api/catalog/*"}, "/api/catalog"},
+		{[]string{"/api/orders/*"}, "/api/orders"},
+		{[]string{"/*"}, "/"},
+	}
+	for _, c := range cases {
+		if got := publicPath(routing.Service{Paths: c.paths}); got != c.want {
+			t.Errorf("paths %v: got %q, want %q", c.paths, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/fargateshop/shop/platform/routing"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Facts shared by every app image (see apps/*/Dockerfile).
+const (
+	containerUser = "65532:65532" // the distroless "nonroot" user
+	// stopTimeout gives the apps' 15 s graceful shutdown room before SIGKILL.
+	stopTimeout = 30
+)
+
+// Volumes of the task. The root filesystem is read-only (ECS.5), so anything
+// that must write gets a task-scoped scratch volume instead.
+func taskVolumes(cfg Config) ecs.TaskDefinitionVolumeArray {
+	vols := ecs.TaskDefinitionVolumeArray{&ecs.TaskDefinitionVolumeArgs{Name: pulumi.String("tmp")}}
+	if cfg.EnableExecuteCommand {
+		// The SSM agent behind ECS Exec writes its state and logs here.
+		vols = append(vols,
+			&ecs.TaskDefinitionVolumeArgs{Name: pulumi.String("ssm-state")},
+			&ecs.TaskDefinitionVolumeArgs{Name: pulumi.String("ssm-logs")})
+	}
+	return vols
+}
+
+// The container definition, typed so the JSON sent to ECS is checked by the
+// compiler and readable by tests.
+type containerDefinition struct {
+	Name                   string           `json:"name"`
+	Image                  string           `json:"image"`
+	Essential              bool             `json:"essential"`
+	User                   string           `json:"user"`
+	Privileged             bool             `json:"privileged"`
+	ReadonlyRootFilesystem bool             `json:"readonlyRootFilesystem"`
+	PortMappings           []portMapping    `json:"portMappings"`
+	Environment            []keyValue       `json:"environment"`
+	Secrets                []secretRef      `json:"secrets"`
+	HealthCheck            healthCheck      `json:"healthCheck"`
+	StopTimeout            int              `json:"stopTimeout"`
+	LogConfiguration       logConfiguration `json:"logConfiguration"`
+	MountPoints            []mountPoint     `json:"mountPoints"`
+	LinuxParameters        linuxParameters  `json:"linuxParameters"`
+}
+
+type portMapping struct {
+	Name          string `json:"name"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	AppProtocol   string `json:"appProtocol"`
+}
+
+type keyValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type secretRef struct {
+	Name      string `json:"name"`
+	ValueFrom string `json:"valueFrom"`
+}
+
+type healthCheck struct {
+	Command     []string `json:"command"`
+	Interval    int      `json:"interval"`
+	Timeout     int      `json:"timeout"`
+	Retries     int      `json:"retries"`
+	StartPeriod int      `json:"startPeriod"`
+}
+
+type logConfiguration struct {
+	LogDriver string            `json:"logDriver"`
+	Options   map[string]string `json:"options"`
+}
+
+type mountPoint struct {
+	SourceVolume  string `json:"sourceVolume"`
+	ContainerPath string `json:"containerPath"`
+	ReadOnly      bool   `json:"readOnly"`
+}
+
+type linuxParameters struct {
+	InitProcessEnabled bool `json:"initProcessEnabled"`
+}
+
+// containerDefinitions renders the one container of a service. Plain settings
+// go to environment; anything secret goes to secrets, which ECS resolves at
+// start from Secrets Manager (ECS.8).
+func containerDefinitions(cfg Config, spec routing.Service, all []routing.Service, image, logGroup pulumi.StringOutput,
+	db *Database, secrets map[string]pulumi.StringInput,
+) pulumi.StringOutput {
+	names := make([]string, 0, len(secrets))
+	for name := range secrets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	inputs := []any{image, logGroup}
+	for _, name := range names {
+		inputs = append(inputs, secrets[name])
+	}
+	if db != nil {
+		inputs = append(inputs, db.Address, db.Port)
+	}
+
+	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
+		image, logGroup := v[0].(string), v[1].(string)
+		var refs []secretRef
+		for i, name := range names {
+			refs = append(refs, secretRef{Name: name, ValueFrom: v[2+i].(string)})
+		}
+		env := map[string]string{
+			"PORT":      strconv.Itoa(spec.Port),
+			"LOG_LEVEL": cfg.LogLevel,
+		}
+		// Service Connect resolves each dependency by its declared name.
+		for _, dep := range spec.Dependencies {
+			d, _ := routing.Lookup(all, dep)
+			env[envName(dep)+"_URL"] = fmt.Sprintf("http://%s:%d", d.Name, d.Port)
+		}
+		if db != nil {
+			rest := v[2+len(names):]
+			env["PGHOST"] = rest[0].(string)
+			env["PGPORT"] = strconv.Itoa(rest[1].(int))
+			env["PGDATABASE"] = db.Name
+			env["PGUSER"] = db.User
+			env["PGSSLMODE"] = "require" // the parameter group refuses anything else
+		}
+		mounts := []mountPoint{{SourceVolume: "tmp", ContainerPath: "/tmp"}}
+		if cfg.EnableExecuteCommand {
+			mounts = append(mounts,
+				mountPoint{SourceVolume: "ssm-state", ContainerPath: "/var/lib/amazon"},
+				mountPoint{SourceVolume: "ssm-logs", ContainerPath: "/var/log/amazon"})
+		}
+		binary := "/usr/local/bin/" + spec.Name
+		def := containerDefinition{
+			Name:                   spec.Name,
+			Image:                  image,
+			Essential:              true,
+			User:                   containerUser,
+			Privileged:             false, // ECS.4
+			ReadonlyRootFilesystem: true,  // ECS.5
+			PortMappings: []portMapping{{
+				// Service Connect refers to the port by this name.
+				Name: spec.Name, ContainerPort: spec.Port, Protocol: "tcp", AppProtocol: "http",
+			}},
+			Environment: sortedEnv(env),
+			Secrets:     refs,
+			HealthCheck: healthCheck{
+				Command:  []string{"CMD", binary, "healthcheck"},
+				Interval: 10, Timeout: 5, Retries: 3, StartPeriod: 10,
+			},
+			StopTimeout: stopTimeout,
+			LogConfiguration: logConfiguration{
+				LogDriver: "awslogs",
+				Options: map[string]string{
+					"awslogs-group":         logGroup,
+					"awslogs-region":        cfg.Region,
+					"awslogs-stream-prefix": spec.Name,
+				},
+			},
+			MountPoints: mounts,
+			// A tiny init reaps zombies and forwards SIGTERM; ECS Exec
+			// needs it as well.
+			LinuxParameters: linuxParameters{InitProcessEnabled: true},
+		}
+		b, err := json.Marshal([]containerDefinition{def})
+		return string(b), err
+	}).(pulumi.StringOutput)
+}
+
+// envName turns a service name into an environment variable prefix.
+func envName(service string) string {
+	return strings.ToUpper(strings.ReplaceAll(service, "-", "_"))
+}
+
+func sortedEnv(env map[string]string) []keyValue {
+	out := make([]keyValue, 0, len(env))
+	for k, v := range env {
+		out = append(out, keyValue{Name: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

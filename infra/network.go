@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"math/bits"
+	"net/netip"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	awsxec2 "github.com/pulumi/pulumi-awsx/sdk/v2/go/awsx/ec2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Network is the VPC: public subnets hold only the load balancer and the NAT
+// gateways, private subnets hold the tasks and the database.
+type Network struct {
+	pulumi.ResourceState
+
+	VpcID             pulumi.StringOutput
+	PublicSubnetIDs   pulumi.StringArrayOutput
+	PrivateSubnetIDs  pulumi.StringArrayOutput
+	AvailabilityZones []string
+}
+
+type networkArgs struct {
+	Config    Config
+	AccountID string
+	// Provider is handed to the awsx VPC explicitly: the Go SDK does not pass
+	// a parent's providers on to multi-language components.
+	Provider *aws.Provider
+}
+
+func newNetwork(ctx *pulumi.Context, name string, args networkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
+	n := &Network{}
+	if err := ctx.RegisterComponentResource("shop:network:Network", name, n, opts...); err != nil {
+		return nil, err
+	}
+	cfg := args.Config
+	parent := pulumi.Parent(n)
+
+	// Name the zones explicitly so the stack keeps its zones when AWS adds new
+	// ones, and so the ALB provably spans at least two of them (ELB.13).
+	zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
+		State: pulumi.StringRef("available"),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if len(zones.Names) < cfg.AvailabilityZones {
+		return nil, fmt.Errorf("network: region %s has %d available zones, availabilityZones asks for %d",
+			cfg.Region, len(zones.Names), cfg.AvailabilityZones)
+	}
+	n.AvailabilityZones = zones.Names[:cfg.AvailabilityZones]
+
+	// Each zone gets an equal, power-of-two slice of the VPC; within it the
+	// private subnet takes half and the public one an eighth, because only the
+	// ALB and NAT gateways live there.
+	prefix := netip.MustParsePrefix(cfg.VpcCidr) // validated in loadConfig
+	zoneMask := prefix.Bits() + bits.Len(uint(cfg.AvailabilityZones-1))
+	strategy := awsxec2.SubnetAllocationStrategyAuto
+	vpc, err := awsxec2.NewVpc(ctx, name, &awsxec2.VpcArgs{
+		CidrBlock:                &cfg.VpcCidr,
+		AvailabilityZoneNames:    n.AvailabilityZones,
+		AvailabilityZoneCidrMask: &zoneMask,
+		SubnetStrategy:           &strategy,
+		SubnetSpecs: []awsxec2.SubnetSpecArgs{
+			{Type: awsxec2.SubnetTypePrivate, CidrMask: pulumi.IntRef(zoneMask + 1)},
+			{Type: awsxec2.SubnetTypePublic, CidrMask: pulumi.IntRef(zoneMask + 3)},
+		},
+		// Single NAT in dev saves money; OnePerAz keeps private subnets
+		// online when a zone fails.
+		NatGateways: &awsxec2.NatGatewayConfigurationArgs{
+			Strategy: awsxec2.NatGatewayStrategy(cfg.NatGateways),
+		},
+		EnableDnsHostnames: pulumi.Bool(true),
+		EnableDnsSupport:   pulumi.Bool(true),
+	}, parent, pulumi.Providers(args.Provider))
+	if err != nil {
+		return nil, err
+	}
+	n.VpcID = vpc.VpcId
+	n.PublicSubnetIDs = vpc.PublicSubnetIds
+	n.PrivateSubnetIDs = vpc.PrivateSubnetIds
+
+	// EC2.2: adopt the default security group and strip every rule, so a
+	// resource launched without a group gets no network access.
+	if _, err := ec2.NewDefaultSecurityGroup(ctx, name+"-default", &ec2.DefaultSecurityGroupArgs{
+		VpcId: vpc.VpcId,
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	if err := n.flowLogs(ctx, name, cfg, args.AccountID, vpc.VpcId, parent); err != nil {
+		return nil, err
+	}
+
+	return n, ctx.RegisterResourceOutputs(n, pulumi.Map{
+		"vpcId":            n.VpcID,
+		"publicSubnetIds":  n.PublicSubnetIDs,
+		"privateSubnetIds": n.PrivateSubnetIDs,
+	})
+}
+
+// flowLogs sends every accepted and rejected flow to CloudWatch (EC2.6) through
+// a role that can write only to that one log group.
+func (n *Network) flowLogs(ctx *pulumi.Context, name string, cfg Config, accountID string,
+	vpcID pulumi.StringOutput, parent pulumi.ResourceOrInvokeOption,
+) error {
+	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.Sprintf("/%s/%s/vpc-flow-logs", cfg.Project, cfg.Stack),
+		RetentionInDays: pulumi.Int(cfg.LogRetentionDays),
+	}, parent)
+	if err != nil {
+		return err
+	}
+	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
+		Description:      pulumi.String("VPC flow logs delivery to CloudWatch Logs"),
+		AssumeRolePolicy: assumeRolePolicy("vpc-flow-logs.amazonaws.com", accountID),
+	}, parent)
+	if err != nil {
+		return err
+	}
+	if _, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
+		Role: role.Name,
+		Policy: policyDocument(
+			statement{
+				Sid:       "WriteFlowLogs",
+				Actions:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
+				Resources: pulumi.StringArray{group.Arn, pulumi.Sprintf("%s:*", group.Arn)},
+			},
+			statement{
+				// DescribeLogGroups is a list call that cannot be scoped to one
+				// group; it is read-only and names a single action.
+				Sid:       "FindLogGroup",
+				Actions:   []string{"logs:DescribeLogGroups"},
+				Resources: pulumi.StringArray{pulumi.String("*")},
+			},
+		),
+	}, parent); err != nil {
+		return err
+	}
+	_, err = ec2.NewFlowLog(ctx, name, &ec2.FlowLogArgs{
+		VpcId:                  vpcID,
+		TrafficType:            pulumi.String("ALL"),
+		LogDestinationType:     pulumi.String("cloud-watch-logs"),
+		LogDestination:         group.Arn,
+		IamRoleArn:             role.Arn,
+		MaxAggregationInterval: pulumi.Int(60),
+	}, parent)
+	return err
+}

@@ -1,0 +1,645 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fargateshop/shop/platform/routing"
+)
+
+// scenario is one stack configuration the whole program is run with, and what
+// the resources must then look like.
+type scenario struct {
+	name   string
+	stack  string
+	config map[string]string
+	// Expectations that depend on the configuration.
+	https        bool
+	nat          string
+	zones        int
+	spot         bool
+	production   bool // deletion protection, Multi-AZ, final snapshot
+	exec         bool
+	minBackups   int
+	cpu, memory  string
+	cpuArch      string
+	forceDestroy bool
+}
+
+// scenarios are the dev stack file, the documented production example and
+// the dev stack with one switch flipped at a time.
+func scenarios(t *testing.T) []scenario {
+	t.Helper()
+	dev := stackConfig(t, "../Pulumi.dev.yaml")
+	prod := stackConfig(t, "../docs/Pulumi.prod.example.yaml")
+	base := scenario{
+		name: "dev", stack: "dev", config: dev,
+		nat: "Single", zones: 2, minBackups: 1, cpu: "256", memory: "512", cpuArch: "X86_64", forceDestroy: true,
+	}
+	natPerAZ := base
+	natPerAZ.name, natPerAZ.config, natPerAZ.nat = "dev+natPerAz", with(dev, map[string]string{"shop:natGateways": "OnePerAz"}), "OnePerAz"
+	https := base
+	https.name, https.https = "dev+https", true
+	https.config = with(dev, map[string]string{"shop:certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/dev"})
+	spot := base
+	spot.name, spot.spot = "dev+spot", true
+	spot.config = with(dev, map[string]string{"shop:fargateSpotWeight": "3", "shop:fargateBase": "1"})
+	exec := base
+	exec.name, exec.exec = "dev+exec+arm64", true
+	exec.config = with(dev, map[string]string{"shop:enableExecuteCommand": "true", "shop:platform": "linux/arm64"})
+	exec.cpuArch = "ARM64"
+	production := scenario{
+		name: "prod", stack: "prod", config: prod,
+		https: true, nat: "OnePerAz", zones: 3, spot: true, production: true, minBackups: 7,
+		cpu: "512", memory: "1024", cpuArch: "X86_64",
+	}
+	return []scenario{base, natPerAZ, https, spot, exec, production}
+}
+
+// value is the effective value of a project config key in this scenario.
+func (sc scenario) value(key string) string {
+	if v, ok := sc.config["shop:"+key]; ok {
+		return v
+	}
+	return settings[key].Default
+}
+
+// runs caches one program run per scenario: the whole program runs once per
+// configuration and every test inspects the same result.
+var runs sync.Map
+
+func (sc scenario) run(t *testing.T) *stack {
+	t.Helper()
+	type result struct {
+		st  *stack
+		err error
+	}
+	v, _ := runs.LoadOrStore(sc.name, sync.OnceValue(func() result {
+		st, err := runProgram(routing.Services, sc.stack, sc.config)
+		return result{st, err}
+	}))
+	r := v.(func() result)()
+	if r.err != nil {
+		t.Fatalf("%s: program failed: %v", sc.name, r.err)
+	}
+	return r.st
+}
+
+// forEach runs check as a subtest for every scenario.
+func forEach(t *testing.T, check func(t *testing.T, sc scenario, st *stack)) {
+	for _, sc := range scenarios(t) {
+		t.Run(sc.name, func(t *testing.T) {
+			check(t, sc, sc.run(t))
+		})
+	}
+}
+
+// container returns the single container definition of a service's task.
+func container(t *testing.T, st *stack, service string) containerDefinition {
+	t.Helper()
+	task := st.one(t, "aws:ecs/taskDefinition:TaskDefinition", service)
+	var defs []containerDefinition
+	if err := json.Unmarshal([]byte(fmt.Sprint(task.Inputs["containerDefinitions"])), &defs); err != nil {
+		t.Fatalf("%s: container definitions: %v", service, err)
+	}
+	if len(defs) != 1 {
+		t.Fatalf("%s: got %d containers, want 1", service, len(defs))
+	}
+	return defs[0]
+}
+
+func envMap(c containerDefinition) map[string]string {
+	out := map[string]string{}
+	for _, kv := range c.Environment {
+		out[kv.Name] = kv.Value
+	}
+	return out
+}
+
+func secretMap(c containerDefinition) map[string]string {
+	out := map[string]string{}
+	for _, s := range c.Secrets {
+		out[s.Name] = s.ValueFrom
+	}
+	return out
+}
+
+// targetGroupOwner maps target group ARNs to the service they belong to.
+func targetGroupOwner(st *stack) map[string]string {
+	out := map[string]string{}
+	for _, tg := range st.ofType("aws:lb/targetGroup:TargetGroup") {
+		out[fmt.Sprint(tg.Outputs["arn"])] = tg.Name
+	}
+	return out
+}
+
+// routesListener is the listener that carries the forwarding rules: HTTPS
+// when a certificate is configured, HTTP otherwise.
+func routesListener(t *testing.T, sc scenario, st *stack) recorded {
+	t.Helper()
+	if sc.https {
+		return st.one(t, "aws:lb/listener:Listener", "loadbalancer-https")
+	}
+	return st.one(t, "aws:lb/listener:Listener", "loadbalancer-http")
+}
+
+// albRoute evaluates the recorded listener rules like the ALB does: rules in
+// ascending priority, first path match wins, otherwise the default action.
+// It returns the service a forward reaches, or "fixed:<status>".
+func albRoute(t *testing.T, sc scenario, st *stack, path string) string {
+	t.Helper()
+	owners := targetGroupOwner(st)
+	listener := routesListener(t, sc, st)
+	var rules []recorded
+	for _, r := range st.ofType("aws:lb/listenerRule:ListenerRule") {
+		if r.Inputs["listenerArn"] == listener.Outputs["arn"] {
+			rules = append(rules, r)
+		}
+	}
+	sort.Slice(rules, func(i, j int) bool { return num(rules[i].Inputs["priority"]) < num(rules[j].Inputs["priority"]) })
+	outcome := func(action any) string {
+		if dig(action, "type") == "fixed-response" {
+			return "fixed:" + fmt.Sprint(dig(action, "fixedResponse", "statusCode"))
+		}
+		return owners[fmt.Sprint(dig(action, "targetGroupArn"))]
+	}
+	for _, r := range rules {
+		for _, pattern := range asStrings(dig(r.Inputs, "conditions", "0", "pathPattern", "values")) {
+			if routing.Match(pattern, path) {
+				return outcome(dig(r.Inputs, "actions", "0"))
+			}
+		}
+	}
+	return outcome(dig(listener.Inputs, "defaultActions", "0"))
+}
+
+func TestRoutingMatchesDeclaration(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		owners := targetGroupOwner(st)
+		listener := routesListener(t, sc, st)
+
+		// One rule per declared path with the declared priority, forwarding
+		// to the target group of the declared service.
+		for _, want := range routing.Rules(routing.Services) {
+			name := fmt.Sprintf("%s-%d", want.Service, want.Priority)
+			rule := st.one(t, "aws:lb/listenerRule:ListenerRule", name)
+			if got := num(rule.Inputs["priority"]); int(got) != want.Priority {
+				t.Errorf("%s: got priority %v, want %d", name, got, want.Priority)
+			}
+			if got := asStrings(dig(rule.Inputs, "conditions", "0", "pathPattern", "values")); len(got) != 1 || got[0] != want.Pattern {
+				t.Errorf("%s: got path patterns %v, want [%s]", name, got, want.Pattern)
+			}
+			if got := owners[fmt.Sprint(dig(rule.Inputs, "actions", "0", "targetGroupArn"))]; got != want.Service {
+				t.Errorf("%s: forwards to %q, want %q", name, got, want.Service)
+			}
+			if got := rule.Inputs["listenerArn"]; got != listener.Outputs["arn"] {
+				t.Errorf("%s: on listener %v, want %v", name, got, listener.Outputs["arn"])
+			}
+		}
+
+		// The default action forwards to the default service.
+		def, _ := routing.DefaultService(routing.Services)
+		if got := owners[fmt.Sprint(dig(listener.Inputs, "defaultActions", "0", "targetGroupArn"))]; got != def.Name {
+			t.Errorf("default action forwards to %q, want %q", got, def.Name)
+		}
+
+		// Nothing forwards /internal: no forward rule matches it and the
+		// request ends in a fixed 404.
+		for _, r := range st.ofType("aws:lb/listenerRule:ListenerRule") {
+			if dig(r.Inputs, "actions", "0", "type") != "forward" {
+				continue
+			}
+			for _, p := range asStrings(dig(r.Inputs, "conditions", "0", "pathPattern", "values")) {
+				for _, internal := range []string{"/internal", "/internal/x", "/internal/orders/1"} {
+					if routing.Match(p, internal) {
+						t.Errorf("rule %s pattern %q forwards %s", r.Name, p, internal)
+					}
+				}
+			}
+		}
+
+		// End to end: the ALB built from the recorded rules sends every
+		// request where the declaration says, and /internal nowhere.
+		cases := []struct{ path, want string }{
+			{"/", def.Name},
+			{"/products", def.Name},
+			{"/internal", "fixed:404"},
+			{"/internal/x", "fixed:404"},
+		}
+		for _, s := range routing.Services {
+			for _, p := range s.Paths {
+				concrete := strings.ReplaceAll(strings.ReplaceAll(p, "*", "42"), "?", "x")
+				cases = append(cases, struct{ path, want string }{concrete, routing.Route(routing.Services, concrete)})
+			}
+		}
+		for _, c := range cases {
+			if got := albRoute(t, sc, st, c.path); got != c.want {
+				t.Errorf("GET %s: got %s, want %s", c.path, got, c.want)
+			}
+		}
+	})
+}
+
+func TestDeclarationAndInfraAgree(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		perService := []struct {
+			typ  string
+			desc string
+		}{
+			{"aws:lb/targetGroup:TargetGroup", "target group"},
+			{"aws:ecs/service:Service", "ECS service"},
+			{"aws:ecs/taskDefinition:TaskDefinition", "task definition"},
+			{"aws:ecr/repository:Repository", "ECR repository"},
+			{"awsx:ecr:Image", "image"},
+			{"aws:cloudwatch/logGroup:LogGroup", "log group"},
+			{"aws:appautoscaling/target:Target", "scaling target"},
+			{"shop:service:Service", "service component"},
+		}
+		for _, want := range perService {
+			var got []string
+			for _, r := range st.ofType(want.typ) {
+				if r.Name != "network-flow-logs" {
+					got = append(got, r.Name)
+				}
+			}
+			var declared []string
+			for _, s := range routing.Services {
+				declared = append(declared, s.Name)
+			}
+			sort.Strings(declared)
+			if strings.Join(got, ",") != strings.Join(declared, ",") {
+				t.Errorf("%ss: got %v, want one per declared service %v", want.desc, got, declared)
+			}
+		}
+		// One forwarding rule per declared path, and no other.
+		var forwards int
+		for _, r := range st.ofType("aws:lb/listenerRule:ListenerRule") {
+			if dig(r.Inputs, "actions", "0", "type") == "forward" {
+				forwards++
+			}
+		}
+		if want := len(routing.Rules(routing.Services)); forwards != want {
+			t.Errorf("got %d forwarding rules, want %d (one per declared path)", forwards, want)
+		}
+		// Each target group checks the declared health path and port.
+		for _, s := range routing.Services {
+			tg := st.one(t, "aws:lb/targetGroup:TargetGroup", s.Name)
+			if got := dig(tg.Inputs, "healthCheck", "path"); got != s.HealthPath {
+				t.Errorf("%s: health check path %v, want %s", s.Name, got, s.HealthPath)
+			}
+			if got := int(num(tg.Inputs["port"])); got != s.Port {
+				t.Errorf("%s: target group port %d, want %d", s.Name, got, s.Port)
+			}
+			lbs := asSlice(st.one(t, "aws:ecs/service:Service", s.Name).Inputs["loadBalancers"])
+			if len(lbs) != 1 || dig(lbs[0], "targetGroupArn") != tg.Outputs["arn"] || int(num(dig(lbs[0], "containerPort"))) != s.Port {
+				t.Errorf("%s: ECS service load balancers %v, want its own target group on port %d", s.Name, lbs, s.Port)
+			}
+		}
+	})
+}
+
+func TestBrokenDeclarationIsRejected(t *testing.T) {
+	dev := stackConfig(t, "../Pulumi.dev.yaml")
+	clone := func(edit func(s []routing.Service)) []routing.Service {
+		out := make([]routing.Service, len(routing.Services))
+		for i, s := range routing.Services {
+			s.Paths = append([]string(nil), s.Paths...)
+			s.Dependencies = append([]string(nil), s.Dependencies...)
+			out[i] = s
+		}
+		edit(out)
+		return out
+	}
+	cases := []struct {
+		name     string
+		services []routing.Service
+		wantErr  string
+	}{
+		{"duplicate priority", clone(func(s []routing.Service) { s[1].Priority = s[0].Priority }), "clashes"},
+		{"internal path", clone(func(s []routing.Service) { s[0].Paths = append(s[0].Paths, "/internal/*") }), "/internal"},
+		{"no default", clone(func(s []routing.Service) { s[2].Default = false; s[2].Paths = []string{"/web"}; s[2].Priority = 300 }), "default"},
+		{"undeclared dependency", clone(func(s []routing.Service) { s[1].Dependencies = []string{"payments"} }), "payments"},
+		{"reserved priority", clone(func(s []routing.Service) { s[0].Priority = 1 }), "reserved"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := runProgram(c.services, "dev", dev)
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("got error %v, want one mentioning %q", err, c.wantErr)
+			}
+			for _, r := range st.resources {
+				if r.Type == "aws:ecs/service:Service" || r.Type == "aws:lb/listenerRule:ListenerRule" {
+					t.Errorf("got %s %q created from a broken declaration", r.Type, r.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestDeploySpeedSettings(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		for _, s := range routing.Services {
+			tg := st.one(t, "aws:lb/targetGroup:TargetGroup", s.Name)
+			hc := asMap(tg.Inputs["healthCheck"])
+			checks := []struct {
+				what    string
+				got     float64
+				ok      bool
+				wantMsg string
+			}{
+				{"health check interval", num(hc["interval"]), num(hc["interval"]) >= 5 && num(hc["interval"]) <= 10, "5..10 s"},
+				{"health check timeout", num(hc["timeout"]), num(hc["timeout"]) > 0 && num(hc["timeout"]) < num(hc["interval"]), "below the interval"},
+				{"healthy threshold", num(hc["healthyThreshold"]), num(hc["healthyThreshold"]) == 2, "2"},
+				{"deregistration delay", num(tg.Inputs["deregistrationDelay"]), num(tg.Inputs["deregistrationDelay"]) > 0 && num(tg.Inputs["deregistrationDelay"]) <= 15, "1..15 s"},
+			}
+			for _, c := range checks {
+				if !c.ok {
+					t.Errorf("%s: got %s %v, want %s", s.Name, c.what, c.got, c.wantMsg)
+				}
+			}
+			if got := tg.Inputs["targetType"]; got != "ip" {
+				t.Errorf("%s: got target type %v, want ip", s.Name, got)
+			}
+
+			svc := st.one(t, "aws:ecs/service:Service", s.Name)
+			if got := asMap(svc.Inputs["deploymentCircuitBreaker"]); got["enable"] != true || got["rollback"] != true {
+				t.Errorf("%s: got circuit breaker %v, want enable and rollback", s.Name, got)
+			}
+			if got := num(svc.Inputs["deploymentMinimumHealthyPercent"]); got != 100 {
+				t.Errorf("%s: got minimum healthy %v%%, want 100", s.Name, got)
+			}
+			if got := num(svc.Inputs["deploymentMaximumPercent"]); got != 200 {
+				t.Errorf("%s: got maximum %v%%, want 200", s.Name, got)
+			}
+			if got := num(svc.Inputs["healthCheckGracePeriodSeconds"]); got <= 0 {
+				t.Errorf("%s: got grace period %v, want > 0", s.Name, got)
+			}
+			c := container(t, st, s.Name)
+			if c.StopTimeout != 30 {
+				t.Errorf("%s: got stopTimeout %d, want 30", s.Name, c.StopTimeout)
+			}
+			if want := []string{"CMD", "/usr/local/bin/" + s.Name, "healthcheck"}; strings.Join(c.HealthCheck.Command, " ") != strings.Join(want, " ") {
+				t.Errorf("%s: got health check %v, want %v", s.Name, c.HealthCheck.Command, want)
+			}
+		}
+	})
+}
+
+func TestServiceWiring(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		db := st.one(t, "aws:rds/instance:Instance", "database")
+		dbSecret := fmt.Sprint(dig(db.Outputs, "masterUserSecrets", "0", "secretArn"))
+		adminSecret := fmt.Sprint(st.one(t, "aws:secretsmanager/secret:Secret", "admin-token").Outputs["arn"])
+		cluster := st.one(t, "aws:ecs/cluster:Cluster", "cluster")
+		namespace := st.one(t, "aws:servicediscovery/httpNamespace:HttpNamespace", "cluster")
+
+		for _, s := range routing.Services {
+			c := container(t, st, s.Name)
+			env, secrets := envMap(c), secretMap(c)
+
+			want := map[string]string{"PORT": fmt.Sprint(s.Port), "LOG_LEVEL": sc.value("logLevel")}
+			for _, d := range s.Dependencies {
+				want[strings.ToUpper(d)+"_URL"] = fmt.Sprintf("http://%s:8080", d)
+			}
+			wantSecrets := map[string]string{}
+			if s.Database {
+				want["PGHOST"] = fmt.Sprint(db.Outputs["address"])
+				want["PGPORT"] = "5432"
+				want["PGDATABASE"] = "shop"
+				want["PGUSER"] = "shop"
+				want["PGSSLMODE"] = "require"
+				wantSecrets["PGPASSWORD"] = dbSecret + ":password::"
+			}
+			if s.Name == "catalog" {
+				wantSecrets["ADMIN_TOKEN"] = adminSecret
+			}
+			if fmt.Sprint(env) != fmt.Sprint(want) {
+				t.Errorf("%s: got environment %v, want %v", s.Name, env, want)
+			}
+			if fmt.Sprint(secrets) != fmt.Sprint(wantSecrets) {
+				t.Errorf("%s: got secrets %v, want %v", s.Name, secrets, wantSecrets)
+			}
+			if !strings.Contains(c.Image, "@sha256:") {
+				t.Errorf("%s: got image %q, want a digest reference", s.Name, c.Image)
+			}
+
+			svc := st.one(t, "aws:ecs/service:Service", s.Name)
+			if got := svc.Inputs["cluster"]; got != cluster.Outputs["arn"] {
+				t.Errorf("%s: got cluster %v, want %v", s.Name, got, cluster.Outputs["arn"])
+			}
+			scc := asMap(svc.Inputs["serviceConnectConfiguration"])
+			if scc["enabled"] != true || scc["namespace"] != namespace.Outputs["arn"] {
+				t.Errorf("%s: got Service Connect %v, want enabled in the cluster namespace", s.Name, scc)
+			}
+			if got := dig(scc, "services", "0"); dig(got, "portName") != s.Name || dig(got, "discoveryName") != s.Name ||
+				dig(got, "clientAlias", "0", "dnsName") != s.Name || num(dig(got, "clientAlias", "0", "port")) != float64(s.Port) {
+				t.Errorf("%s: got Service Connect service %v, want %s:%d", s.Name, got, s.Name, s.Port)
+			}
+			if c.PortMappings[0].Name != s.Name {
+				t.Errorf("%s: got port name %q, want the Service Connect port name %q", s.Name, c.PortMappings[0].Name, s.Name)
+			}
+			if svc.Inputs["propagateTags"] != "SERVICE" {
+				t.Errorf("%s: got propagateTags %v, want SERVICE", s.Name, svc.Inputs["propagateTags"])
+			}
+			if got := svc.Inputs["enableExecuteCommand"]; got != sc.exec {
+				t.Errorf("%s: got enableExecuteCommand %v, want %v", s.Name, got, sc.exec)
+			}
+
+			// Capacity: Spot only when switched on, the base always on-demand.
+			var providers []string
+			for _, p := range asSlice(svc.Inputs["capacityProviderStrategies"]) {
+				providers = append(providers, fmt.Sprint(dig(p, "capacityProvider")))
+				if dig(p, "capacityProvider") == "FARGATE_SPOT" && num(dig(p, "base")) != 0 {
+					t.Errorf("%s: got Spot base %v, want 0", s.Name, dig(p, "base"))
+				}
+			}
+			if got := strings.Contains(strings.Join(providers, ","), "FARGATE_SPOT"); got != sc.spot {
+				t.Errorf("%s: got capacity providers %v, want Spot %v", s.Name, providers, sc.spot)
+			}
+
+			task := st.one(t, "aws:ecs/taskDefinition:TaskDefinition", s.Name)
+			if task.Inputs["cpu"] != sc.cpu || task.Inputs["memory"] != sc.memory {
+				t.Errorf("%s: got %v CPU / %v MiB, want %s / %s", s.Name, task.Inputs["cpu"], task.Inputs["memory"], sc.cpu, sc.memory)
+			}
+			if got := dig(task.Inputs, "runtimePlatform", "cpuArchitecture"); got != sc.cpuArch {
+				t.Errorf("%s: got CPU architecture %v, want %s", s.Name, got, sc.cpuArch)
+			}
+			if task.Inputs["networkMode"] != "awsvpc" || fmt.Sprint(task.Inputs["requiresCompatibilities"]) != "[FARGATE]" {
+				t.Errorf("%s: got %v / %v, want awsvpc on FARGATE", s.Name, task.Inputs["networkMode"], task.Inputs["requiresCompatibilities"])
+			}
+			image := st.one(t, "awsx:ecr:Image", s.Name)
+			if got, want := image.Inputs["platform"], map[string]string{"X86_64": "linux/amd64", "ARM64": "linux/arm64"}[sc.cpuArch]; got != want {
+				t.Errorf("%s: got image platform %v, want %s", s.Name, got, want)
+			}
+			arch := strings.TrimPrefix(fmt.Sprint(image.Inputs["platform"]), "linux/")
+			if tag := fmt.Sprint(image.Inputs["imageTag"]); !strings.HasPrefix(tag, arch+"-") || dig(image.Inputs, "args", "VERSION") != tag {
+				t.Errorf("%s: got tag %q and build args %v, want %s-<hash> passed as VERSION", s.Name, tag, image.Inputs["args"], arch)
+			}
+			if got := fmt.Sprint(image.Inputs["dockerfile"]); !strings.HasSuffix(got, "/apps/"+s.Name+"/Dockerfile") {
+				t.Errorf("%s: got Dockerfile %s, want apps/%s/Dockerfile", s.Name, got, s.Name)
+			}
+			if got := fmt.Sprint(image.Inputs["context"]); !strings.HasPrefix(fmt.Sprint(image.Inputs["dockerfile"]), got+"/apps/") {
+				t.Errorf("%s: got build context %s, want the repository root", s.Name, got)
+			}
+		}
+	})
+}
+
+func TestAutoscaling(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		alb := st.one(t, "aws:lb/loadBalancer:LoadBalancer", "loadbalancer")
+		for _, s := range routing.Services {
+			target := st.one(t, "aws:appautoscaling/target:Target", s.Name)
+			min, max := num(target.Inputs["minCapacity"]), num(target.Inputs["maxCapacity"])
+			if got, want := fmt.Sprintf("%v..%v", min, max), sc.value("minTasks")+".."+sc.value("maxTasks"); got != want {
+				t.Errorf("%s: got %s tasks, want %s", s.Name, got, want)
+			}
+			wantID := fmt.Sprintf("service/%s/%s", st.one(t, "aws:ecs/cluster:Cluster", "cluster").Outputs["name"], s.Name)
+			if target.Inputs["resourceId"] != wantID {
+				t.Errorf("%s: got resource %v, want %s", s.Name, target.Inputs["resourceId"], wantID)
+			}
+			tg := st.one(t, "aws:lb/targetGroup:TargetGroup", s.Name)
+			wantPolicies := map[string]string{
+				s.Name + "-cpu":      "ECSServiceAverageCPUUtilization",
+				s.Name + "-requests": "ALBRequestCountPerTarget",
+			}
+			for name, metric := range wantPolicies {
+				p := st.one(t, "aws:appautoscaling/policy:Policy", name)
+				spec := dig(p.Inputs, "targetTrackingScalingPolicyConfiguration", "predefinedMetricSpecification")
+				if p.Inputs["policyType"] != "TargetTrackingScaling" || dig(spec, "predefinedMetricType") != metric {
+					t.Errorf("%s: got %v %v, want target tracking on %s", name, p.Inputs["policyType"], spec, metric)
+				}
+				if p.Inputs["resourceId"] != wantID {
+					t.Errorf("%s: got resource %v, want %s", name, p.Inputs["resourceId"], wantID)
+				}
+				if metric == "ALBRequestCountPerTarget" {
+					want := fmt.Sprintf("%s/%s", alb.Outputs["arnSuffix"], tg.Outputs["arnSuffix"])
+					if got := dig(spec, "resourceLabel"); got != want {
+						t.Errorf("%s: got resource label %v, want %s", name, got, want)
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestNetworkLayout(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		vpc := st.one(t, "awsx:ec2:Vpc", "network")
+		if got := dig(vpc.Inputs, "natGateways", "strategy"); got != sc.nat {
+			t.Errorf("got NAT strategy %v, want %s", got, sc.nat)
+		}
+		if got := asStrings(vpc.Inputs["availabilityZoneNames"]); len(got) != sc.zones {
+			t.Errorf("got zones %v, want %d", got, sc.zones)
+		}
+		var types []string
+		for _, spec := range asSlice(vpc.Inputs["subnetSpecs"]) {
+			types = append(types, fmt.Sprint(dig(spec, "type")))
+		}
+		if strings.Join(types, ",") != "Private,Public" {
+			t.Errorf("got subnet types %v, want Private,Public", types)
+		}
+		// Tasks and the database live in private subnets only.
+		private := fmt.Sprint(vpc.Outputs["privateSubnetIds"])
+		for _, s := range st.ofType("aws:ecs/service:Service") {
+			if got := fmt.Sprint(dig(s.Inputs, "networkConfiguration", "subnets")); got != private {
+				t.Errorf("service %s: got subnets %s, want the private ones %s", s.Name, got, private)
+			}
+		}
+		if got := fmt.Sprint(st.one(t, "aws:rds/subnetGroup:SubnetGroup", "database").Inputs["subnetIds"]); got != private {
+			t.Errorf("database: got subnets %s, want the private ones %s", got, private)
+		}
+	})
+}
+
+func TestSecurityGroupsFollowDependencies(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		sgName := map[string]string{} // id -> logical name
+		for _, sg := range st.ofType("aws:ec2/securityGroup:SecurityGroup") {
+			sgName["sg-"+sg.Name] = sg.Name
+		}
+		// Every allowed source, per destination group and port.
+		got := map[string][]string{}
+		for _, r := range st.ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+			from := sgName[fmt.Sprint(r.Inputs["referencedSecurityGroupId"])]
+			if from == "" {
+				from = fmt.Sprint(r.Inputs["cidrIpv4"])
+			}
+			key := fmt.Sprintf("%s:%v", sgName[fmt.Sprint(r.Inputs["securityGroupId"])], r.Inputs["fromPort"])
+			got[key] = append(got[key], from)
+		}
+		want := map[string][]string{"loadbalancer:80": {"0.0.0.0/0"}}
+		if sc.https {
+			want["loadbalancer:443"] = []string{"0.0.0.0/0"}
+		}
+		for _, s := range routing.Services {
+			key := fmt.Sprintf("%s:%d", s.Name, s.Port)
+			want[key] = append(want[key], "loadbalancer")
+			for _, other := range routing.Services {
+				for _, d := range other.Dependencies {
+					if d == s.Name {
+						want[key] = append(want[key], other.Name)
+					}
+				}
+			}
+			if s.Database {
+				want["database:5432"] = append(want["database:5432"], s.Name)
+			}
+		}
+		for k := range want {
+			sort.Strings(want[k])
+			sort.Strings(got[k])
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("got inbound rules %v,\nwant %v", got, want)
+		}
+		for _, s := range routing.Services {
+			svc := st.one(t, "aws:ecs/service:Service", s.Name)
+			if got := asStrings(dig(svc.Inputs, "networkConfiguration", "securityGroups")); len(got) != 1 || got[0] != "sg-"+s.Name {
+				t.Errorf("%s: got security groups %v, want [sg-%s]", s.Name, got, s.Name)
+			}
+		}
+	})
+}
+
+func TestOutputs(t *testing.T) {
+	for _, sc := range scenarios(t) {
+		t.Run(sc.name, func(t *testing.T) {
+			got := stackOutputs(t, sc)
+			scheme := "http://"
+			if sc.https {
+				scheme = "https://"
+			}
+			url := fmt.Sprint(got["url"])
+			if !strings.HasPrefix(url, scheme) || !strings.HasSuffix(url, ".elb.amazonaws.com") {
+				t.Errorf("got url %q, want %s<alb dns>", url, scheme)
+			}
+			wantURLs := map[string]string{"catalog": url + "/api/catalog", "orders": url + "/api/orders", "web": url + "/"}
+			if fmt.Sprint(got["serviceUrls"]) != fmt.Sprint(wantURLs) {
+				t.Errorf("got service urls %v, want %v", got["serviceUrls"], wantURLs)
+			}
+			for _, key := range []string{"repositoryUrls", "serviceNames", "logGroupNames"} {
+				m, _ := got[key].(map[string]string)
+				if len(m) != len(routing.Services) {
+					t.Errorf("got %s %v, want one per service", key, got[key])
+				}
+			}
+			if got := got["serviceNames"].(map[string]string)["orders"]; got != "orders" {
+				t.Errorf("got orders service name %q, want orders", got)
+			}
+			if got := got["logGroupNames"].(map[string]string)["web"]; got != "/shop/"+sc.stack+"/web" {
+				t.Errorf("got web log group %q, want /shop/%s/web", got, sc.stack)
+			}
+			if got := fmt.Sprint(got["databaseEndpoint"]); !strings.HasSuffix(got, ".rds.amazonaws.com:5432") {
+				t.Errorf("got database endpoint %q, want <host>:5432", got)
+			}
+			if got := fmt.Sprint(got["clusterName"]); got == "" {
+				t.Errorf("got empty cluster name")
+			}
+		})
+	}
+}
