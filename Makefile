@@ -1,6 +1,10 @@
 # Every target works from a clean clone. Modules are listed from go.work, because
 # `go test ./...` at the root of a workspace does not reach the modules.
 SHELL := /bin/bash
+# go.mod and go.work name the patched toolchain (toolchain go1.26.10); "auto"
+# fetches it through the module proxy when the installed Go is older, even where
+# the installation defaults to GOTOOLCHAIN=local.
+export GOTOOLCHAIN ?= auto
 MODULES := $(shell go list -f '{{.Dir}}' -m)
 PKGS := $(addsuffix /...,$(MODULES))
 BASE_URL ?= http://localhost:8080

@@ -2,6 +2,8 @@ module github.com/fargateshop/shop/smoke
 
 go 1.26
 
+toolchain go1.26.10
+
 require github.com/chromedp/chromedp v0.23.0
 
 require (
