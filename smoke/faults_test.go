@@ -192,7 +192,10 @@ func TestOrdersRestartUnderTrafficLosesNothing(t *testing.T) {
 	for _, a := range attempts {
 		counts[a.status]++
 		switch a.status {
-		case http.StatusCreated, http.StatusBadGateway, http.StatusServiceUnavailable:
+		// 502/503/504 are the edge failing to reach orders while it restarts
+		// (a 504 is a dial timeout to the old address); the retries below
+		// prove none of them left a lost or duplicated order.
+		case http.StatusCreated, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		default:
 			t.Errorf("unexpected answer during the restart: %d %s", a.status, a.body)
 		}

@@ -1,0 +1,722 @@
+// Command bench measures the shop on this machine and prints one table
+// (docs/performance.md): the framework floor, the edge's overhead, the read
+// and write paths at fixed rates, start-up, memory, sizes and allocations,
+// each next to its budget. It starts everything it measures on 127.0.0.1
+// against a database it creates on TEST_DATABASE_URL (or DATABASE_URL)
+// and drops afterwards.
+//
+//	go run ./bench            # what `make bench` runs (about 5 minutes)
+//	go run ./bench -quick     # one short run of everything (about 1.5 minutes)
+//
+// Budgets are reported, never asserted: a miss is flagged in the table and
+// the command still exits 0, because a benchmark on a shared 2-core machine
+// is evidence, not a test.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/fargateshop/shop/systemtest/harness"
+)
+
+// Budgets of issue 6, on a 2-core machine.
+const (
+	budgetFloorRatio   = 0.6                    // catalog handler throughput vs the net/http floor
+	budgetEdgeRatio    = 0.7                    // edge throughput vs direct
+	budgetEdgeAddedP99 = time.Millisecond       // edge's added p99 at the comparison rate
+	budgetReadP99      = 10 * time.Millisecond  // read path at 1,000 req/s
+	budgetWriteP99     = 30 * time.Millisecond  // write path at 200 req/s
+	budgetStartup      = 150 * time.Millisecond // exec to ready
+	budgetIdleRSSMiB   = 25
+	budgetLoadRSSMiB   = 64
+	budgetImageMB      = 20
+)
+
+type config struct {
+	runs        int
+	workers     int           // closed-loop concurrency for saturation
+	satDur      time.Duration // each saturation run
+	cmpRate     int           // fixed rate of the floor/direct/edge p99 comparison
+	cmpDur      time.Duration
+	readRate    int
+	readDur     time.Duration
+	writeRate   int
+	writeDur    time.Duration
+	benchtime   string // go test -benchtime
+	skipGoBench bool
+	out         string // also write the table here
+	verbose     bool
+	only        map[string]bool // sections to run; all when empty
+}
+
+// sections of the run, for -only.
+var sections = []string{"cmp", "read", "write", "startup", "size", "alloc"}
+
+func (c config) want(section string) bool { return len(c.only) == 0 || c.only[section] }
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		if err := serveFloor(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var cfg config
+	quick := flag.Bool("quick", false, "one short run of everything (about 1.5 minutes) instead of the median of 3")
+	flag.IntVar(&cfg.runs, "runs", 3, "runs per measurement; the table shows the median run")
+	flag.IntVar(&cfg.workers, "workers", 32, "requests in flight during the saturation (closed-loop) runs")
+	flag.DurationVar(&cfg.satDur, "sat", 4*time.Second, "duration of each saturation run")
+	flag.IntVar(&cfg.cmpRate, "cmp-rate", 1000, "fixed rate (req/s) of the floor/direct/edge latency comparison")
+	flag.DurationVar(&cfg.cmpDur, "cmp", 5*time.Second, "duration of each comparison run")
+	flag.IntVar(&cfg.readRate, "read-rate", 1000, "read path rate (req/s)")
+	flag.DurationVar(&cfg.readDur, "read", 15*time.Second, "duration of each read path run")
+	flag.IntVar(&cfg.writeRate, "write-rate", 200, "write path rate (req/s)")
+	flag.DurationVar(&cfg.writeDur, "write", 15*time.Second, "duration of each write path run")
+	flag.StringVar(&cfg.benchtime, "benchtime", "1s", "go test -benchtime for the allocation benchmarks")
+	flag.BoolVar(&cfg.skipGoBench, "skip-gobench", false, "skip the go test -bench allocation benchmarks")
+	flag.StringVar(&cfg.out, "out", "", "also write the table to this file")
+	flag.BoolVar(&cfg.verbose, "v", false, "copy the services' logs to stderr")
+	only := flag.String("only", "", "comma-separated sections to run, of: "+strings.Join(sections, ","))
+	flag.Parse()
+	if *only != "" {
+		cfg.only = map[string]bool{}
+		for _, s := range strings.Split(*only, ",") {
+			if !slices.Contains(sections, s) {
+				fmt.Fprintf(os.Stderr, "bench: unknown section %q in -only; sections: %s\n", s, strings.Join(sections, ","))
+				os.Exit(2)
+			}
+			cfg.only[s] = true
+		}
+	}
+	if *quick {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		def := func(name string, apply func()) {
+			if !set[name] {
+				apply()
+			}
+		}
+		def("runs", func() { cfg.runs = 1 })
+		def("sat", func() { cfg.satDur = 2 * time.Second })
+		def("cmp", func() { cfg.cmpDur = 3 * time.Second })
+		def("read", func() { cfg.readDur = 5 * time.Second })
+		def("write", func() { cfg.writeDur = 5 * time.Second })
+		def("benchtime", func() { cfg.benchtime = "200ms" })
+	}
+	if cfg.runs < 1 || cfg.workers < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -runs and -workers must be at least 1")
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	loadBefore := loadAvg()
+	if v, err := strconv.ParseFloat(loadBefore, 64); err == nil && v > 1 {
+		logf("warning: load average %s before starting; other work on this machine will skew the numbers", loadBefore)
+	}
+	table, err := run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	var buf bytes.Buffer
+	table.Markdown(&buf)
+	fmt.Fprintf(&buf, "\n%s; 1-minute load average %s before, %s after; %d run(s) per measurement, median shown; total %s.\n",
+		machine(), loadBefore, loadAvg(), cfg.runs, time.Since(start).Round(time.Second))
+	if m := table.Misses(); len(m) > 0 {
+		fmt.Fprintf(&buf, "%d of %d budgets met; missed: %s.\n", table.Budgets()-len(m), table.Budgets(), strings.Join(m, "; "))
+	} else {
+		fmt.Fprintf(&buf, "All %d budgets met.\n", table.Budgets())
+	}
+	fmt.Print("\n" + buf.String())
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, buf.Bytes(), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func run(ctx context.Context, cfg config) (*Table, error) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "shop-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	logf("building the services")
+	bins, err := harness.Build(ctx, filepath.Join(tmp, "bin"))
+	if err != nil {
+		return nil, err
+	}
+	dsn, drop, err := harness.CreateDatabase(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := drop(context.WithoutCancel(ctx)); err != nil {
+			logf("drop database: %v", err)
+		}
+	}()
+
+	opts := harness.Options{DatabaseURL: dsn, Binaries: bins}
+	if cfg.verbose {
+		opts.Output = os.Stderr
+	}
+	logf("starting catalog, orders, web and edge")
+	sys, err := harness.Start(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer sys.Close()
+
+	b := &bench{cfg: cfg, sys: sys, table: &Table{}}
+	if err := b.measure(ctx); err != nil {
+		return nil, err
+	}
+	// Start-up against the same, already migrated database, with the
+	// running system as the dependencies: a service's normal restart. A
+	// fresh database adds the migrations once.
+	if cfg.want("startup") {
+		if err := b.startups(ctx, bins, dsn); err != nil {
+			return nil, err
+		}
+	}
+	if err := sys.Close(); err != nil {
+		logf("stop services: %v", err)
+	}
+	if cfg.want("size") {
+		if err := b.sizes(ctx, root, bins, filepath.Join(tmp, "image-bin")); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.skipGoBench && cfg.want("alloc") {
+		if err := b.allocations(ctx, root); err != nil {
+			return nil, err
+		}
+	}
+	return b.table, nil
+}
+
+type bench struct {
+	cfg   config
+	sys   *harness.System
+	table *Table
+
+	productID   string
+	productJSON []byte
+	productIDs  []string
+	orderPath   string // Location of an order placed by the bench
+	idleRSS     map[string]int
+	loadRSS     map[string]int
+}
+
+// measure runs every load measurement against the running system.
+func (b *bench) measure(ctx context.Context) error {
+	if err := b.prepare(ctx); err != nil {
+		return err
+	}
+	time.Sleep(time.Second) // let start-up garbage settle before "idle"
+	b.idleRSS = map[string]int{}
+	for _, name := range harness.Services {
+		kb, err := rssKB(b.sys.PID(name))
+		if err != nil {
+			return fmt.Errorf("rss of %s: %w", name, err)
+		}
+		b.idleRSS[name] = kb
+	}
+
+	if b.cfg.want("cmp") {
+		if err := b.compare(ctx); err != nil {
+			return err
+		}
+	}
+	if !b.cfg.want("read") && !b.cfg.want("write") {
+		return nil
+	}
+
+	pids := map[string]int{}
+	for _, name := range harness.Services {
+		pids[name] = b.sys.PID(name)
+	}
+	sampler := sampleRSS(pids, 100*time.Millisecond)
+	var read, write Series
+	readLoad := getLoad("read", b.sys.EdgeURL+"/api/catalog/products")
+	for i := 0; i < b.cfg.runs && b.cfg.want("read"); i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		logf("read path, run %d of %d", i+1, b.cfg.runs)
+		read = append(read, metered(pids, func() Result { return FixedRate(readLoad, b.cfg.readRate, b.cfg.readDur) }))
+	}
+	writeLoad := b.orderLoad()
+	for i := 0; i < b.cfg.runs && b.cfg.want("write"); i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		logf("write path, run %d of %d", i+1, b.cfg.runs)
+		write = append(write, metered(pids, func() Result { return FixedRate(writeLoad, b.cfg.writeRate, b.cfg.writeDur) }))
+	}
+	b.loadRSS = sampler.Stop()
+
+	if len(read) > 0 {
+		r, ok := read.MedianP99()
+		b.table.Check(fmt.Sprintf("Read path: GET /api/catalog/products via edge, %s req/s × %s", thousands(int64(b.cfg.readRate)), b.cfg.readDur),
+			latencies(r, ok), "p99 ≤ 10 ms, 100% ok", r.P99 <= budgetReadP99 && ok == 1)
+		b.table.Add("CPU per request, read path (all runs)", cpuShares(read.Total(), "edge", "catalog"))
+		logRun("read", read)
+	}
+	if len(write) > 0 {
+		w, ok := write.MedianP99()
+		b.table.Check(fmt.Sprintf("Write path: POST /api/orders via edge, %s req/s × %s", thousands(int64(b.cfg.writeRate)), b.cfg.writeDur),
+			latencies(w, ok), "p99 ≤ 30 ms, 100% ok", w.P99 <= budgetWriteP99 && ok == 1)
+		b.table.Add("CPU per request, write path (all runs)", cpuShares(write.Total(), "edge", "orders", "catalog"))
+		logRun("write", write)
+	}
+	for _, name := range harness.Services {
+		idle, load := b.idleRSS[name], b.loadRSS[name]
+		b.table.Check(fmt.Sprintf("RSS %s idle", name), mib(int64(idle)*1024), "≤ 25 MiB", idle <= budgetIdleRSSMiB*1024)
+		b.table.Check(fmt.Sprintf("RSS %s peak under read + write load", name), mib(int64(load)*1024), "≤ 64 MiB", load <= budgetLoadRSSMiB*1024)
+	}
+	return nil
+}
+
+// compare measures the floor, the catalog directly and through the edge,
+// at saturation and at a fixed rate.
+func (b *bench) compare(ctx context.Context) error {
+	floor, err := startFloor(ctx, b.productJSON)
+	if err != nil {
+		return err
+	}
+	defer floor.Close()
+	path := "/api/catalog/products/" + b.productID
+	floorLoad := getLoad("floor", floor.URL+path)
+	directLoad := getLoad("direct", b.sys.CatalogURL+path)
+	edgeLoad := getLoad("edge", b.sys.EdgeURL+path)
+	if err := sameBody(floor.URL+path, b.sys.CatalogURL+path); err != nil {
+		return err
+	}
+	for _, l := range []Load{floorLoad, directLoad, edgeLoad} {
+		if r := FixedRate(l, 500, time.Second); r.OK != r.Requests { // warm-up: connections, pools, caches
+			return fmt.Errorf("warm-up of %s: %d of %d failed, first: %s", l.Name, r.Requests-r.OK, r.Requests, r.FirstError)
+		}
+	}
+
+	floorPID := map[string]int{"floor": floor.PID()}
+	directPID := map[string]int{"catalog": b.sys.PID("catalog")}
+	edgePID := map[string]int{"catalog": b.sys.PID("catalog"), "edge": b.sys.PID("edge")}
+	var satFloor, satDirect, satEdge, fixFloor, fixDirect, fixEdge Series
+	for i := 0; i < b.cfg.runs; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Interleaved, so drift on the machine hits all three alike.
+		logf("saturation and %d req/s comparison, run %d of %d", b.cfg.cmpRate, i+1, b.cfg.runs)
+		sat := func(pids map[string]int, l Load) Result {
+			return metered(pids, func() Result { return MaxRate(l, b.cfg.workers, b.cfg.satDur) })
+		}
+		fix := func(pids map[string]int, l Load) Result {
+			return metered(pids, func() Result { return FixedRate(l, b.cfg.cmpRate, b.cfg.cmpDur) })
+		}
+		satFloor = append(satFloor, sat(floorPID, floorLoad))
+		satDirect = append(satDirect, sat(directPID, directLoad))
+		satEdge = append(satEdge, sat(edgePID, edgeLoad))
+		fixFloor = append(fixFloor, fix(floorPID, floorLoad))
+		fixDirect = append(fixDirect, fix(directPID, directLoad))
+		fixEdge = append(fixEdge, fix(edgePID, edgeLoad))
+	}
+	floor.Close()
+	b.comparisons(satFloor, satDirect, satEdge, fixFloor, fixDirect, fixEdge)
+	return nil
+}
+
+func logRun(name string, s Series) {
+	for i, r := range s {
+		logf("%s run %d: %d requests, %d ok, %s, p50 %s p90 %s p99 %s, codes %v, cpu %v %s",
+			name, i+1, r.Requests, r.OK, rps(r.Throughput), ms(r.P50), ms(r.P90), ms(r.P99), r.Codes, r.CPU, r.FirstError)
+	}
+}
+
+// cpuShares formats the CPU time per request of each named process.
+func cpuShares(r Result, names ...string) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + " " + us(r.CPUPerRequest(n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (b *bench) comparisons(satFloor, satDirect, satEdge, fixFloor, fixDirect, fixEdge Series) {
+	for _, s := range []struct {
+		name string
+		s    Series
+	}{{"saturation floor", satFloor}, {"saturation direct", satDirect}, {"saturation edge", satEdge},
+		{"fixed floor", fixFloor}, {"fixed direct", fixDirect}, {"fixed edge", fixEdge}} {
+		logRun(s.name, s.s)
+	}
+	sf, okF := satFloor.MedianThroughput()
+	sd, okD := satDirect.MedianThroughput()
+	se, okE := satEdge.MedianThroughput()
+	ff, fokF := fixFloor.MedianP99()
+	fd, fokD := fixDirect.MedianP99()
+	fe, fokE := fixEdge.MedianP99()
+	workers := fmt.Sprintf("%d in flight", b.cfg.workers)
+	rate := thousands(int64(b.cfg.cmpRate)) + " req/s"
+
+	b.table.Add("Floor: bare net/http, product from memory, saturation ("+workers+")",
+		fmt.Sprintf("%s, %s ok; %s CPU/req", rps(sf.Throughput), pct(okF), us(sf.CPUPerRequest("floor"))))
+	b.table.Check("Catalog GET /api/catalog/products/{id} direct (Gin + middleware + PostgreSQL), saturation",
+		fmt.Sprintf("%s = %.2f × floor, %s ok; catalog %s CPU/req", rps(sd.Throughput), ratio(sd.Throughput, sf.Throughput),
+			pct(okD), us(sd.CPUPerRequest("catalog"))),
+		"≥ 0.6 × floor", ratio(sd.Throughput, sf.Throughput) >= budgetFloorRatio && okD == 1)
+	b.table.Check("Same request through the edge, saturation",
+		fmt.Sprintf("%s = %.2f × direct, %s ok; edge %s + catalog %s CPU/req", rps(se.Throughput),
+			ratio(se.Throughput, sd.Throughput), pct(okE), us(se.CPUPerRequest("edge")), us(se.CPUPerRequest("catalog"))),
+		"≥ 0.7 × direct", ratio(se.Throughput, sd.Throughput) >= budgetEdgeRatio && okE == 1)
+	b.table.Add("Floor at "+rate, latencies(ff, fokF)+fmt.Sprintf("; %s CPU/req", us(ff.CPUPerRequest("floor"))))
+	b.table.Add("Catalog direct at "+rate, latencies(fd, fokD)+fmt.Sprintf(" (p99 %s vs floor); %s CPU/req",
+		signedMs(fd.P99-ff.P99), us(fd.CPUPerRequest("catalog"))))
+	added := fe.P99 - fd.P99
+	b.table.Check("Through the edge at "+rate, latencies(fe, fokE)+fmt.Sprintf(" (p99 %s vs direct); edge %s + catalog %s CPU/req",
+		signedMs(added), us(fe.CPUPerRequest("edge")), us(fe.CPUPerRequest("catalog"))),
+		"adds ≤ 1 ms to p99", added <= budgetEdgeAddedP99 && fokE == 1)
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// prepare finds the products, gives each a stock the write path cannot
+// exhaust (admin API), places one order to check the write path before
+// loading it, and keeps one product's JSON for the floor.
+func (b *bench) prepare(ctx context.Context) error {
+	var page struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if err := getJSON(ctx, b.sys.CatalogURL+"/api/catalog/products?limit=100", &page); err != nil {
+		return err
+	}
+	if len(page.Items) == 0 {
+		return errors.New("the catalog has no products (seed migration missing?)")
+	}
+	// Every order takes one unit; far more than all write runs together.
+	stock := (b.cfg.writeRate*int(b.cfg.writeDur/time.Second)*b.cfg.runs + 1000) * 2
+	for _, it := range page.Items {
+		body := fmt.Sprintf(`{"stock":%d}`, stock)
+		status, resp, err := do(ctx, http.MethodPut, b.sys.CatalogURL+"/api/catalog/products/"+it.ID+"/stock",
+			body, map[string]string{"Authorization": "Bearer " + b.sys.AdminToken})
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("set stock: %d %s", status, resp)
+		}
+		b.productIDs = append(b.productIDs, it.ID)
+	}
+	b.productID = b.productIDs[0]
+
+	status, resp, err := do(ctx, http.MethodPost, b.sys.EdgeURL+"/api/orders", b.orderBody(0),
+		map[string]string{"Idempotency-Key": "bench-check-" + strconv.FormatInt(time.Now().UnixNano(), 36)})
+	if err != nil || status != http.StatusCreated {
+		return fmt.Errorf("place an order: %d %s %v", status, resp, err)
+	}
+	var o struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(resp, &o); err != nil || o.ID == "" {
+		return fmt.Errorf("order answer without id: %s", resp)
+	}
+	b.orderPath = "/api/orders/" + o.ID
+
+	// Last: the order above changed a product's stock.
+	status, resp, err = do(ctx, http.MethodGet, b.sys.CatalogURL+"/api/catalog/products/"+b.productID, "", nil)
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("get product: %d %s %v", status, resp, err)
+	}
+	b.productJSON = resp
+	return nil
+}
+
+func (b *bench) orderBody(n uint64) string {
+	id := b.productIDs[int(n%uint64(len(b.productIDs)))]
+	return `{"email":"bench@example.com","items":[{"product_id":"` + id + `","quantity":1}]}`
+}
+
+// orderLoad places one-unit orders, round-robin over the products, each
+// with its own Idempotency-Key.
+func (b *bench) orderLoad() Load {
+	var n atomic.Uint64
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	url := b.sys.EdgeURL + "/api/orders"
+	return Load{Name: "write", Targeter: func(t *vegeta.Target) error {
+		i := n.Add(1)
+		t.Method = http.MethodPost
+		t.URL = url
+		t.Body = []byte(b.orderBody(i))
+		t.Header = http.Header{
+			"Content-Type":    {"application/json"},
+			"Idempotency-Key": {"bench-" + run + "-" + strconv.FormatUint(i, 10)},
+		}
+		return nil
+	}}
+}
+
+// startups measures each service's start against the running database
+// (and, for orders, web and edge, the services they call).
+func (b *bench) startups(ctx context.Context, bins map[string]string, dsn string) error {
+	logf("start-up")
+	sys := b.sys
+	productPath := "/api/catalog/products/" + b.productID
+	get := func(path string) func(*http.Client, string) error {
+		return func(c *http.Client, base string) error {
+			resp, err := c.Get(base + path)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+			}
+			return nil
+		}
+	}
+	plans := []struct {
+		name, first string
+		vars        map[string]string
+	}{
+		{"catalog", productPath, map[string]string{"DATABASE_URL": dsn, "ADMIN_TOKEN": sys.AdminToken}},
+		{"orders", b.orderPath, map[string]string{"DATABASE_URL": dsn, "CATALOG_URL": sys.CatalogURL}},
+		{"web", "/", map[string]string{"CATALOG_URL": sys.CatalogURL}},
+		{"edge", productPath, map[string]string{"UPSTREAM_CATALOG": sys.CatalogURL,
+			"UPSTREAM_ORDERS": sys.OrdersURL, "UPSTREAM_WEB": sys.WebURL}},
+	}
+	for _, p := range plans {
+		var runs []Startup
+		for i := 0; i < b.cfg.runs; i++ {
+			vars := map[string]string{}
+			for k, v := range p.vars {
+				vars[k] = v
+			}
+			s, err := measureStartup(ctx, bins[p.name], vars, get(p.first))
+			if err != nil {
+				return fmt.Errorf("start-up of %s: %w", p.name, err)
+			}
+			logf("start-up %s run %d: ready %s, first request %s", p.name, i+1, ms(s.Ready), ms(s.First))
+			runs = append(runs, s)
+		}
+		ready := medianDuration(runs, func(s Startup) time.Duration { return s.Ready })
+		first := medianDuration(runs, func(s Startup) time.Duration { return s.First })
+		b.table.Check(fmt.Sprintf("Start-up %s: exec → first 200 on /readyz; then first GET %s", p.name, shortPath(p.first)),
+			fmt.Sprintf("%s; first request %s", ms(ready), ms(first)), "ready ≤ 150 ms", ready <= budgetStartup)
+	}
+	return nil
+}
+
+// shortPath hides ids in a path for the table.
+func shortPath(p string) string {
+	if i := strings.LastIndex(p, "/"); i > 0 && len(p)-i > 30 {
+		return p[:i] + "/{id}"
+	}
+	return p
+}
+
+func medianDuration(runs []Startup, f func(Startup) time.Duration) time.Duration {
+	ds := make([]time.Duration, len(runs))
+	for i, r := range runs {
+		ds[i] = f(r)
+	}
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && ds[j] < ds[j-1]; j-- {
+			ds[j], ds[j-1] = ds[j-1], ds[j]
+		}
+	}
+	return ds[len(ds)/2]
+}
+
+// imageBuildFlags are the go build flags of apps/*/Dockerfile.
+var imageBuildFlags = []string{"-tags", "nomsgpack", "-trimpath", "-ldflags", "-s -w"}
+
+// sizes adds binary sizes (as benchmarked, and as built for the images)
+// and, when Docker has them, image sizes.
+func (b *bench) sizes(ctx context.Context, root string, bins map[string]string, dir string) error {
+	args := append(append([]string{"build"}, imageBuildFlags...), "-o", dir+string(filepath.Separator))
+	for _, name := range harness.Services {
+		args = append(args, "./apps/"+name)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	for _, name := range harness.Services {
+		plain, err1 := os.Stat(bins[name])
+		image, err2 := os.Stat(filepath.Join(dir, name))
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		b.table.Add("Binary "+name+": as benchmarked; with the image's flags (-trimpath -s -w, nomsgpack)",
+			mib(plain.Size())+"; "+mib(image.Size()))
+	}
+	images, ok := imageSizes(ctx, harness.Services)
+	for _, name := range harness.Services {
+		size, found := images[name]
+		switch {
+		case !ok:
+			b.table.Add("Image "+name, "n/a: no Docker engine answered")
+		case !found:
+			b.table.Add("Image "+name, "n/a: not built (make stack builds it)")
+		default:
+			b.table.Check("Image "+name, mb(size), "≤ 20 MB", size <= budgetImageMB*1e6)
+		}
+	}
+	return nil
+}
+
+// allocations runs the handlers' Go benchmarks (-benchmem).
+func (b *bench) allocations(ctx context.Context, root string) error {
+	pkgs, err := benchPackages(root, "apps", "bench")
+	if err != nil {
+		return err
+	}
+	logf("go test -bench %s", strings.Join(pkgs, " "))
+	var log io.Writer = io.Discard
+	if b.cfg.verbose {
+		log = os.Stderr
+	}
+	results, err := runGoBench(ctx, root, pkgs, b.cfg.benchtime, log)
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		pkg := strings.TrimPrefix(r.Pkg, "github.com/fargateshop/shop/")
+		b.table.Add(fmt.Sprintf("Allocations %s %s", pkg, r.Name),
+			fmt.Sprintf("%s ns/op, %s B/op, %d allocs/op", thousands(int64(r.NsPerOp+0.5)), thousands(r.BytesPerOp), r.AllocsPerOp))
+	}
+	return nil
+}
+
+// sameBody checks that the floor answers exactly what the catalog does.
+func sameBody(floorURL, catalogURL string) error {
+	_, a, err := do(context.Background(), http.MethodGet, floorURL, "", nil)
+	if err != nil {
+		return err
+	}
+	_, c, err := do(context.Background(), http.MethodGet, catalogURL, "", nil)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(c)) {
+		return fmt.Errorf("the floor's JSON differs from catalog's:\n floor:   %s\n catalog: %s", a, c)
+	}
+	return nil
+}
+
+var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+
+func do(ctx context.Context, method, url, body string, header map[string]string) (int, []byte, error) {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func getJSON(ctx context.Context, url string, v any) error {
+	status, b, err := do(ctx, http.MethodGet, url, "", nil)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("GET %s: %d %s", url, status, b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// loadAvg is the 1-minute load average, "?" when unknown.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+// machine describes this host for the table's caption.
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if f := strings.Fields(v); len(f) == 2 {
+					if kb, err := strconv.Atoi(f[0]); err == nil {
+						mem = fmt.Sprintf(", %.0f GiB memory", float64(kb)/(1<<20))
+					}
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores (%s)%s, %s %s/%s, load generator on the same cores",
+		runtime.NumCPU(), cpu, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The local Compose stack (docker-compose.yml).
+#
+#   scripts/stack.sh up     build the images, start everything, wait until healthy
+#   scripts/stack.sh down   stop and remove the containers (the pgdata volume stays)
+#   scripts/stack.sh e2e    up, smoke suite, fault checks, down (even on failure)
+#
+# Environment: STACK_TIMEOUT (seconds to wait for health, default 300),
+# SMOKE_BASE_URL (default http://localhost:8080), STANDINS (auto|yes|no, see
+# use_standins) and the variables in .env.example. Needs Docker Compose v2 and buildx (scripts/install-tools.sh).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+STACK_TIMEOUT=${STACK_TIMEOUT:-300}
+SMOKE_BASE_URL=${SMOKE_BASE_URL:-http://localhost:8080}
+PUBLIC_IMAGES=(golang:1.26-bookworm gcr.io/distroless/static-debian12:nonroot postgres:17-bookworm)
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
+
+compose() { docker compose "$@"; }
+
+preflight() {
+  docker info >/dev/null 2>&1 || die "cannot reach the Docker engine (is dockerd running, may you use its socket?)"
+  docker compose version >/dev/null 2>&1 || die "Docker Compose v2 is missing: run scripts/install-tools.sh"
+  docker buildx version >/dev/null 2>&1 || die "docker buildx is missing: run scripts/install-tools.sh"
+}
+
+# use_standins: point GO_IMAGE, RUNTIME_IMAGE and POSTGRES_IMAGE at local
+# stand-ins (scripts/standin-images.sh) when the public images are neither here
+# nor pullable. STANDINS=yes forces them, STANDINS=no never uses them. A value
+# the caller already set always wins.
+use_standins() {
+  local mode=${STANDINS:-auto} missing=() img
+  if [[ -n ${GO_IMAGE:-} && -n ${RUNTIME_IMAGE:-} && -n ${POSTGRES_IMAGE:-} ]]; then
+    log "using GO_IMAGE=$GO_IMAGE RUNTIME_IMAGE=$RUNTIME_IMAGE POSTGRES_IMAGE=$POSTGRES_IMAGE"
+    return
+  fi
+  case $mode in
+    no) log "STANDINS=no: public base images"; return ;;
+    yes) log "STANDINS=yes: local stand-ins" ;;
+    auto)
+      for img in "${PUBLIC_IMAGES[@]}"; do
+        docker image inspect "$img" >/dev/null 2>&1 || missing+=("$img")
+      done
+      if [[ ${#missing[@]} == 0 ]]; then
+        log "public base images present"
+        return
+      fi
+      # One pull tells whether the engine reaches a registry; if it does,
+      # compose pulls the rest itself.
+      log "trying to pull ${missing[0]}"
+      if timeout 120 docker pull -q "${missing[0]}" >/dev/null 2>&1; then
+        log "registry reachable: public base images"
+        return
+      fi
+      log "no registry reachable and ${missing[*]} missing: local stand-ins"
+      ;;
+    *) die "STANDINS must be auto, yes or no, not $mode" ;;
+  esac
+  scripts/standin-images.sh
+  local given_go=${GO_IMAGE:-} given_rt=${RUNTIME_IMAGE:-} given_pg=${POSTGRES_IMAGE:-}
+  # shellcheck source=/dev/null
+  source out/standin.env
+  GO_IMAGE=${given_go:-$GO_IMAGE}
+  RUNTIME_IMAGE=${given_rt:-$RUNTIME_IMAGE}
+  POSTGRES_IMAGE=${given_pg:-$POSTGRES_IMAGE}
+  export GO_IMAGE RUNTIME_IMAGE POSTGRES_IMAGE
+}
+
+# report_unhealthy: state of every container, and the logs of each one that
+# is not running and healthy.
+report_unhealthy() {
+  local id name state health
+  compose ps -a >&2 || true
+  for id in $(compose ps -a -q); do
+    name=$(docker inspect -f '{{.Name}}' "$id")
+    state=$(docker inspect -f '{{.State.Status}}' "$id")
+    health=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$id")
+    if [[ $state != running || ($health != healthy && $health != none) ]]; then
+      printf '\n--- %s: %s, health %s; last health checks:\n' "${name#/}" "$state" "$health" >&2
+      docker inspect -f '{{if .State.Health}}{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}{{end}}{{end}}' "$id" >&2 || true
+      printf -- '--- %s: logs (last 60 lines)\n' "${name#/}" >&2
+      docker logs --tail 60 "$id" >&2 || true
+    fi
+  done
+}
+
+up() {
+  preflight
+  use_standins
+  export REVISION=${REVISION:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+  local start=$SECONDS
+  # catalog first, alone: it fills the shared Go build cache, so the other
+  # three then take seconds instead of compiling the same packages side by side.
+  log "building catalog (first cold build compiles the dependencies: minutes)"
+  compose build catalog
+  log "building orders, web and edge"
+  compose build orders web edge
+  log "built in $((SECONDS - start))s; starting (waiting up to ${STACK_TIMEOUT}s for health)"
+  start=$SECONDS
+  if ! compose up -d --wait --wait-timeout "$STACK_TIMEOUT"; then
+    printf '\nstack: not healthy after %ss\n' "$((SECONDS - start))" >&2
+    report_unhealthy
+    exit 1
+  fi
+  log "healthy in $((SECONDS - start))s:"
+  compose ps
+  log "edge at http://localhost:8080"
+}
+
+down() {
+  preflight
+  compose down --remove-orphans
+}
+
+e2e() {
+  local rc=0 smoke=0 faults=0 containers=0 soak=0
+  # Down whatever happens from here on, keeping the first failure's code.
+  trap 'log "stopping the stack"; compose down --remove-orphans || true' EXIT
+  up
+  export SMOKE_BASE_URL
+  log "smoke suite against $SMOKE_BASE_URL"
+  go test -count=1 -tags smoke ./smoke/... || smoke=$?
+  log "fault checks (stop, restart and start containers)"
+  go test -count=1 -tags faults ./smoke/... || faults=$?
+  log "container hardening (user, read-only root, capabilities)"
+  go test -count=1 -tags docker -run TestContainers ./systemtest/ || containers=$?
+  log "short soak with faults, then the invariants"
+  scripts/soak.sh || soak=$?
+  rc=$smoke
+  [[ $rc != 0 ]] || rc=$faults
+  [[ $rc != 0 ]] || rc=$containers
+  [[ $rc != 0 ]] || rc=$soak
+  if [[ $rc == 0 ]]; then
+    log "e2e passed"
+  else
+    log "e2e FAILED (smoke $smoke, faults $faults, containers $containers, soak $soak)"
+    report_unhealthy
+  fi
+  return "$rc"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  e2e) e2e ;;
+  *) echo "usage: $0 up|down|e2e" >&2; exit 2 ;;
+esac

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# Builds local stand-ins for the public base images the Dockerfiles and
+# docker-compose.yml name by default (golang, distroless static, postgres), for
+# machines whose Docker engine cannot reach any registry. Each image is
+# assembled from files already on this Debian host and loaded with
+# `docker import`, so nothing is pulled.
+#
+#   scripts/standin-images.sh [--force]
+#
+# Writes out/standin.env (GO_IMAGE, RUNTIME_IMAGE, POSTGRES_IMAGE),
+# which scripts/stack.sh sources, and prints the same as export lines.
+# Needs root (files in the images get uid 65532/999) and busybox-static,
+# postgresql-15, ca-certificates and tzdata (scripts/install-tools.sh).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+FORCE=0
+case "${1:-}" in
+  --force) FORCE=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--force]" >&2; exit 2 ;;
+esac
+
+GO_ROOT=$(go env GOROOT)
+GO_VERSION=$(go env GOVERSION)           # e.g. go1.26.8
+GO_MINOR=$(echo "${GO_VERSION#go}" | cut -d. -f1,2)
+PG_MAJOR=15
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_LIB=/usr/lib/postgresql/$PG_MAJOR/lib
+PG_SHARE=/usr/share/postgresql/$PG_MAJOR
+
+GO_IMAGE=fargateshop-standin/golang:$GO_MINOR
+RUNTIME_IMAGE=fargateshop-standin/static:nonroot
+POSTGRES_IMAGE=fargateshop-standin/postgres:$PG_MAJOR
+# Images built FROM a stand-in inherit this label, which marks them as not for release.
+STANDIN_LABEL='fargateshop.standin="assembled from host files by scripts/standin-images.sh; not for release"'
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'standin-images: %s\n' "$*" >&2; exit 1; }
+
+[[ $(id -u) == 0 ]] || die "run as root: the images need files owned by uid 65532 and 999"
+for f in /bin/busybox /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/UTC "$PG_BIN/postgres"; do
+  [[ -e $f ]] || die "$f is missing; run scripts/install-tools.sh first"
+done
+/bin/busybox --list | grep -qx sh || die "/bin/busybox has no sh applet (want Debian's busybox-static)"
+if [[ $(ldd /bin/busybox 2>&1 || true) != *"not a dynamic executable"* ]]; then
+  die "/bin/busybox is dynamically linked; install busybox-static"
+fi
+
+WORK=$(mktemp -d /tmp/standin.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# want NAME: true when NAME must be (re)built.
+want() {
+  if [[ $FORCE == 0 ]] && exists "$1"; then
+    log "$1 already present (use --force to rebuild)"
+    return 1
+  fi
+  return 0
+}
+
+# busybox_into DIR: a static busybox with a link per applet, as a shell and coreutils.
+busybox_into() {
+  local dir=$1 applet
+  mkdir -p "$dir/bin" "$dir/usr/bin"
+  cp /bin/busybox "$dir/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [[ $applet == busybox ]] || ln -sf busybox "$dir/bin/$applet"
+  done
+  ln -sf /bin/env "$dir/usr/bin/env"
+}
+
+# base_into DIR: directories and files every image gets.
+base_into() {
+  local dir=$1
+  mkdir -p "$dir/etc/ssl/certs" "$dir/tmp" "$dir/root" "$dir/usr/share"
+  chmod 1777 "$dir/tmp"
+  chmod 0700 "$dir/root"
+  cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/"
+  # Zone data without the leap-second variants.
+  tar -C /usr/share -c --exclude=zoneinfo/right zoneinfo | tar -C "$dir/usr/share" -x
+  printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' >"$dir/etc/nsswitch.conf"
+}
+
+# copy_with_libs DIR FILE...: copy files at their own paths plus every shared
+# library they load, for the images that run Debian's dynamically linked binaries.
+copy_with_libs() {
+  local dir=$1; shift
+  local f lib real
+  mkdir -p "$dir/usr/lib/x86_64-linux-gnu" "$dir/usr/lib64"
+  ln -sfn usr/lib "$dir/lib"
+  ln -sfn usr/lib64 "$dir/lib64"
+  for f in "$@"; do
+    mkdir -p "$dir$(dirname "$f")"
+    cp -a "$f" "$dir$f"
+  done
+  for lib in $(ldd "$@" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}' | sort -u); do
+    real=$(realpath "$(dirname "$lib")")/$(basename "$lib")
+    if [[ ! -e $dir$real ]]; then
+      mkdir -p "$dir$(dirname "$real")"
+      cp -L "$lib" "$dir$real"
+    fi
+  done
+}
+
+# import DIR NAME CHANGES...: load a root file system as an image.
+import() {
+  local dir=$1 name=$2; shift 2
+  local args=() c old
+  for c in "$@" "LABEL $STANDIN_LABEL"; do args+=(--change "$c"); done
+  old=$(docker image inspect -f '{{.Id}}' "$name" 2>/dev/null || true)
+  tar -C "$dir" --numeric-owner -c . | docker import "${args[@]}" - "$name" >/dev/null
+  # The replaced image (--force) goes too, unless something still uses it.
+  [[ -z $old ]] || docker image rm "$old" >/dev/null 2>&1 || true
+  log "built $name ($(docker image inspect -f '{{.Size}}' "$name" | awk '{printf "%.1f MB", $1/1e6}'))"
+}
+
+build_go() {
+  local dir=$WORK/go
+  log "building $GO_IMAGE from $GO_ROOT ($GO_VERSION)"
+  busybox_into "$dir"
+  base_into "$dir"
+  mkdir -p "$dir/go/bin" "$dir/go/src" "$dir/usr/local"
+  chmod -R 1777 "$dir/go"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$dir/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
+  # The toolchain goes straight from the host into the tar stream; its tests
+  # and API lists are not needed to build.
+  tar -C "$GO_ROOT/.." --numeric-owner --owner=0 --group=0 \
+    --exclude="$(basename "$GO_ROOT")/test" --exclude="$(basename "$GO_ROOT")/api" \
+    -c "$(basename "$GO_ROOT")" | tar -C "$dir/usr/local" -x
+  [[ $(basename "$GO_ROOT") == go ]] || mv "$dir/usr/local/$(basename "$GO_ROOT")" "$dir/usr/local/go"
+  import "$dir" "$GO_IMAGE" \
+    "ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    "ENV GOLANG_VERSION=${GO_VERSION#go}" \
+    "ENV GOPATH=/go" \
+    "ENV GOTOOLCHAIN=local" \
+    "ENV HOME=/root" \
+    "WORKDIR /go" \
+    'CMD ["/bin/sh"]'
+}
+
+build_runtime() {
+  local dir=$WORK/static
+  log "building $RUNTIME_IMAGE (no shell, uid 65532)"
+  base_into "$dir"
+  rm -rf "$dir/root"
+  mkdir -p "$dir/root" "$dir/home/nonroot" "$dir/usr/local/bin" "$dir/var"
+  chmod 0700 "$dir/root"
+  chown 65532:65532 "$dir/home/nonroot"
+  chmod 0700 "$dir/home/nonroot"
+  ln -sfn /tmp "$dir/var/tmp"
+  cat >"$dir/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
+EOF
+  cat >"$dir/etc/group" <<'EOF'
+root:x:0:
+nogroup:x:65534:
+nonroot:x:65532:
+EOF
+  import "$dir" "$RUNTIME_IMAGE" \
+    "ENV PATH=/usr/local/bin:/usr/bin:/bin" \
+    "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt" \
+    "USER 65532:65532" \
+    "WORKDIR /home/nonroot"
+}
+
+# postgres_entrypoint prints the image's entrypoint: the part of the official
+# image's docker-entrypoint.sh that compose relies on, for busybox sh.
+postgres_entrypoint() {
+  cat <<'EOF'
+#!/bin/sh
+set -eu
+PGDATA=${PGDATA:-/var/lib/postgresql/data}
+
+# Options only: run them with the server, as the official image does.
+case "${1:-}" in -*) set -- postgres "$@" ;; esac
+
+if [ "${1:-}" = postgres ] && [ "$(id -u)" = 0 ]; then
+  # Start as root only to fix the ownership of mounted volumes, then drop to
+  # postgres. busybox su replaces itself with the shell, which execs this script.
+  mkdir -p "$PGDATA" /var/run/postgresql
+  chown postgres:postgres "$PGDATA" /var/run/postgresql
+  chmod 0700 "$PGDATA"
+  chmod 3777 /var/run/postgresql
+  # shellcheck disable=SC2016 # expanded by the shell su starts
+  exec su -p -s /bin/sh postgres -c 'exec "$0" "$@"' "$0" "$@"
+fi
+
+if [ "${1:-}" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+  POSTGRES_USER=${POSTGRES_USER:-postgres}
+  POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
+  if [ -z "${POSTGRES_PASSWORD:-}" ]; then
+    echo "stand-in postgres: POSTGRES_PASSWORD must be set" >&2
+    exit 1
+  fi
+  echo "stand-in postgres: initialising $PGDATA for user $POSTGRES_USER"
+  # The password goes through a pipe, never a file or the command line.
+  # POSTGRES_INITDB_ARGS is split into words on purpose.
+  # shellcheck disable=SC2086
+  printf '%s\n' "$POSTGRES_PASSWORD" |
+    initdb -D "$PGDATA" --username="$POSTGRES_USER" --pwfile=/dev/stdin \
+      --auth-local=trust --auth-host=scram-sha-256 ${POSTGRES_INITDB_ARGS:-} >/dev/null
+  printf '\n# network clients authenticate with a password\nhost all all all scram-sha-256\n' >>"$PGDATA/pg_hba.conf"
+
+  # A temporary server on the socket only, so nothing connects over TCP
+  # before the database exists.
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w -s start
+  if [ "$POSTGRES_DB" != postgres ]; then
+    # Through stdin: psql -c does not substitute :"db".
+    echo 'CREATE DATABASE :"db";' |
+      psql -v ON_ERROR_STOP=1 -q --username "$POSTGRES_USER" --dbname postgres --set db="$POSTGRES_DB"
+  fi
+  for f in /docker-entrypoint-initdb.d/*; do
+    # shellcheck disable=SC1090
+    case "$f" in
+      *.sh) echo "running $f"; . "$f" ;;
+      *.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 -q --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -f "$f" ;;
+    esac
+  done
+  pg_ctl -D "$PGDATA" -m fast -w -s stop
+  echo "stand-in postgres: initialisation done"
+fi
+
+# exec: the server is PID 1 and gets SIGINT/SIGTERM from docker stop itself.
+exec "$@"
+EOF
+}
+
+build_postgres() {
+  local dir=$WORK/postgres f
+  log "building $POSTGRES_IMAGE from Debian's postgresql-$PG_MAJOR ($("$PG_BIN/postgres" --version))"
+  busybox_into "$dir"
+  base_into "$dir"
+  local files=("$PG_BIN"/*)
+  for f in "$PG_LIB"/*.so; do
+    # The JIT provider drags in LLVM (~100 MB); without it the server just runs without JIT.
+    [[ $(basename "$f") == llvmjit* ]] || files+=("$f")
+  done
+  copy_with_libs "$dir" "${files[@]}"
+  mkdir -p "$dir$PG_SHARE" "$dir/usr/lib/locale"
+  tar -C "$PG_SHARE" -c --exclude=./man . | tar -C "$dir$PG_SHARE" -x
+  cp -a /usr/lib/locale/C.utf8 "$dir/usr/lib/locale/"
+  # Like the official image: listen on every interface unless told otherwise.
+  sed -i "s/^#listen_addresses = 'localhost'/listen_addresses = '*'/" "$dir$PG_SHARE/postgresql.conf.sample"
+  grep -q "^listen_addresses = '\*'" "$dir$PG_SHARE/postgresql.conf.sample" || die "could not set listen_addresses in the sample config"
+
+  cat >"$dir/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+postgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+  printf 'root:x:0:\npostgres:x:999:\nnogroup:x:65534:\n' >"$dir/etc/group"
+  printf '/bin/sh\n' >"$dir/etc/shells"
+  mkdir -p "$dir/var/lib/postgresql/data" "$dir/var/run/postgresql" "$dir/docker-entrypoint-initdb.d" "$dir/usr/local/bin"
+  ln -sfn /var/run "$dir/run"
+  chown -R 999:999 "$dir/var/lib/postgresql" "$dir/var/run/postgresql"
+  chmod 0700 "$dir/var/lib/postgresql/data"
+  chmod 3777 "$dir/var/run/postgresql"
+  postgres_entrypoint >"$dir/usr/local/bin/docker-entrypoint.sh"
+  chmod 0755 "$dir/usr/local/bin/docker-entrypoint.sh"
+  import "$dir" "$POSTGRES_IMAGE" \
+    "ENV PATH=$PG_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    "ENV PG_MAJOR=$PG_MAJOR" \
+    "ENV PGDATA=/var/lib/postgresql/data" \
+    "ENV LANG=C.UTF-8" \
+    "VOLUME /var/lib/postgresql/data" \
+    "EXPOSE 5432" \
+    'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+    'CMD ["postgres"]'
+  # docker import cannot set STOPSIGNAL; SIGINT is a fast shutdown, as in the official image.
+  local imported
+  imported=$(docker image inspect -f '{{.Id}}' "$POSTGRES_IMAGE")
+  printf 'FROM %s\nSTOPSIGNAL SIGINT\n' "$POSTGRES_IMAGE" | docker build -q -t "$POSTGRES_IMAGE" - >/dev/null
+  docker image rm "$imported" >/dev/null 2>&1 || true
+}
+
+want "$GO_IMAGE" && build_go
+want "$RUNTIME_IMAGE" && build_runtime
+want "$POSTGRES_IMAGE" && build_postgres
+
+mkdir -p "$ROOT/out"
+cat >"$ROOT/out/standin.env" <<EOF
+# Written by scripts/standin-images.sh; sourced by scripts/stack.sh.
+export GO_IMAGE=$GO_IMAGE
+export RUNTIME_IMAGE=$RUNTIME_IMAGE
+export POSTGRES_IMAGE=$POSTGRES_IMAGE
+EOF
+log "wrote out/standin.env:"
+grep '^export' "$ROOT/out/standin.env"

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestClassify(t *testing.T) {
+	t0 := time.Now()
+	rec := &record{start: t0, faults: []faultWindow{{name: "kill-catalog", start: t0.Add(10 * time.Second), end: t0.Add(20 * time.Second)}}}
+	at := func(sec float64, kind string, status int, retryAfter bool) sample {
+		return sample{kind: kind, start: t0.Add(time.Duration(sec * float64(time.Second))), latency: 100 * time.Millisecond, status: status, retryAfter: retryAfter}
+	}
+	rec.samples = []sample{
+		at(1, "list", 200, false),     // fine
+		at(12, "order", 503, true),    // inside
+		at(25, "order", 503, true),    // inside the 10 s grace
+		at(15, "list", 502, false),    // inside, not a 503
+		at(31, "order", 503, true),    // outside
+		at(40, "order", 409, false),   // out of stock: expected
+		at(41, "order", 422, false),   // unexpected 4xx
+		at(42, "product", 500, false), // outside and a 500
+		at(13, "browse", 503, false),  // inside, no Retry-After
+		at(9.95, "list", 0, false),    // started before, ended inside
+	}
+	st := classify(config{grace: 10 * time.Second}, rec)
+	checks := []struct {
+		name      string
+		got, want int
+	}{
+		{"inside", st.inside, 5},
+		{"inside503", st.inside503, 3},
+		{"insideNon503", st.insideNon503, 2},
+		{"outside", st.outside, 2},
+		{"server500", st.server500, 1},
+		{"bad4xx", st.bad4xx, 1},
+		{"no503RetryAfter", st.no503RetryAfter, 1},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+}

@@ -1,0 +1,14 @@
+// Package systemtest holds the tests that run the whole shop: the real
+// catalog, orders, web and edge programs started as processes by package
+// harness, against a real PostgreSQL database (TEST_DATABASE_URL).
+//
+//   - hostile_test.go: more than 100 hostile requests through the edge; every
+//     answer is a 4xx problem (or web's HTML error page), nothing panics and
+//     no rejected request changes a database row.
+//   - security_test.go: admin tokens, /internal behind the edge, the web
+//     page's security headers, and secrets kept out of the logs.
+//   - docker_test.go (build tag docker): images run as non-root with a
+//     read-only root filesystem.
+//
+// The soak command (cmd/soak) drives the Compose stack under faults.
+package systemtest
