@@ -2,6 +2,8 @@ module github.com/fargateshop/shop/bench
 
 go 1.26
 
+toolchain go1.26.10
+
 require (
 	github.com/fargateshop/shop/systemtest v0.0.0
 	github.com/tsenart/vegeta/v12 v12.13.0

@@ -294,3 +294,11 @@ export POSTGRES_IMAGE=$POSTGRES_IMAGE
 EOF
 log "wrote out/standin.env:"
 grep '^export' "$ROOT/out/standin.env"
+
+# Compose reads .env by itself, so after this plain `docker compose up --build`
+# uses the stand-ins too. Other lines a user keeps in .env stay as they are.
+envfile="$ROOT/.env"
+touch "$envfile"
+sed -i '/^\(GO_IMAGE\|RUNTIME_IMAGE\|POSTGRES_IMAGE\)=/d' "$envfile"
+printf 'GO_IMAGE=%s\nRUNTIME_IMAGE=%s\nPOSTGRES_IMAGE=%s\n' "$GO_IMAGE" "$RUNTIME_IMAGE" "$POSTGRES_IMAGE" >>"$envfile"
+log "named the stand-ins in .env for docker compose"

@@ -2,6 +2,8 @@ module github.com/fargateshop/shop/systemtest
 
 go 1.26
 
+toolchain go1.26.10
+
 require (
 	github.com/fargateshop/shop/platform v0.0.0
 	github.com/google/uuid v1.6.0
