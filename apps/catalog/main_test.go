@@ -12,16 +12,10 @@ import (
 	"time"
 
 	"github.com/fargateshop/shop/platform/postgres/postgrestest"
+	"github.com/fargateshop/shop/platform/server/servertest"
 )
 
 const testToken = "main-test-admin-token"
-
-func getenv(env map[string]string) func(string) (string, bool) {
-	return func(name string) (string, bool) {
-		v, ok := env[name]
-		return v, ok
-	}
-}
 
 func TestLoadSettings(t *testing.T) {
 	tests := []struct {
@@ -40,7 +34,7 @@ func TestLoadSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := loadSettings(getenv(tt.env))
+			s, err := loadSettings(servertest.Env(tt.env))
 			if len(tt.wantErr) == 0 {
 				if err != nil {
 					t.Fatalf("got error %v, want none", err)
@@ -70,7 +64,7 @@ func TestRunRejectsBadConfigAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = run(context.Background(), slog.New(slog.DiscardHandler), getenv(nil), ln)
+	err = run(context.Background(), slog.New(slog.DiscardHandler), servertest.Env(nil), ln)
 	if err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
 		t.Fatalf("got %v, want a configuration error", err)
 	}
@@ -85,15 +79,8 @@ func TestRun(t *testing.T) {
 		"RESERVATION_TTL": "300ms",
 		"SWEEP_INTERVAL":  "50ms",
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, slog.New(slog.DiscardHandler), getenv(env), ln) }()
+	prog := servertest.Start(t, run, env)
+	base := prog.URL
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	call := func(method, path, body string, want int) map[string]any {
@@ -122,21 +109,6 @@ func TestRun(t *testing.T) {
 			t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
 		}
 		return v
-	}
-
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := client.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready within 15 s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 
 	page := call(http.MethodGet, "/api/catalog/products", "", http.StatusOK)
@@ -170,16 +142,10 @@ func TestRun(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run returned %v after cancel, want nil", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return within 20 s of cancel")
+	if err := prog.Stop(); err != nil {
+		t.Fatalf("run returned %v after cancel, want nil", err)
 	}
-	if conn, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+	if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
 		conn.Close()
 		t.Error("the listener still accepts connections after run returned")
 	}

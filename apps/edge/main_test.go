@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/fargateshop/shop/platform/routing"
 	"github.com/fargateshop/shop/platform/server"
+	"github.com/fargateshop/shop/platform/server/servertest"
 )
 
 // TestProgram starts the real edge on a free port in front of one fake per
@@ -33,19 +32,13 @@ func TestProgram(t *testing.T) {
 		defer up.Close()
 		env[UpstreamEnv(name)] = up.URL
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), getenv, ln) }()
+	prog := servertest.Start(t, run, env)
+	addr := strings.TrimPrefix(prog.URL, "http://")
+	_, port, _ := net.SplitHostPort(addr)
 
 	raw := func(target string) (int, string) {
 		t.Helper()
-		conn, err := net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
+		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,14 +77,8 @@ func TestProgram(t *testing.T) {
 		t.Errorf("healthcheck against the edge = %d, want 0", code)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run returned %v after shutdown, want nil", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := prog.Stop(); err != nil {
+		t.Errorf("run returned %v after shutdown, want nil", err)
 	}
 }
 

@@ -12,11 +12,8 @@ import (
 
 	"github.com/fargateshop/shop/apps/orders/internal/catalog/catalogtest"
 	"github.com/fargateshop/shop/platform/postgres/postgrestest"
+	"github.com/fargateshop/shop/platform/server/servertest"
 )
-
-func envOf(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
 
 func TestLoadSettings(t *testing.T) {
 	tests := []struct {
@@ -28,14 +25,14 @@ func TestLoadSettings(t *testing.T) {
 		{"PG variables", map[string]string{"PGHOST": "db"}, nil},
 		{"all set", map[string]string{"DATABASE_URL": "postgres://x/y", "CATALOG_URL": "http://catalog:8080/",
 			"DB_MAX_CONNS": "20", "RECONCILE_INTERVAL": "2s", "ORDER_LEASE": "10s", "LOG_LEVEL": "debug"}, nil},
-		{"no database", map[string]string{}, []string{"DATABASE_URL or the PG* variables"}},
+		{"no database", map[string]string{}, []string{"DATABASE_URL or PGHOST"}},
 		{"everything wrong at once", map[string]string{"CATALOG_URL": "catalog:8080", "DB_MAX_CONNS": "0",
 			"RECONCILE_INTERVAL": "soon", "LOG_LEVEL": "loud", "ORDER_LEASE": "1s"},
 			[]string{"CATALOG_URL", "DB_MAX_CONNS", "RECONCILE_INTERVAL", "LOG_LEVEL", "DATABASE_URL", "ORDER_LEASE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := loadSettings(envOf(tt.env))
+			s, err := loadSettings(servertest.Env(tt.env))
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("loadSettings: %v", err)
@@ -60,30 +57,9 @@ func TestLoadSettings(t *testing.T) {
 // TestRun starts the real program in-process on :0 and stops it.
 func TestRun(t *testing.T) {
 	fake := catalogtest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	env := map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "CATALOG_URL": fake.URL, "RECONCILE_INTERVAL": "100ms"}
-	go func() { done <- run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), envOf(env), ln) }()
-
-	base := "http://" + ln.Addr().String()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	prog := servertest.Start(t, run, env)
+	base := prog.URL
 	id := fake.AddProduct(catalogtest.Product{SKU: "A", Name: "A", UnitPriceCents: 100, Stock: 1})
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/orders",
 		strings.NewReader(`{"email":"ada@example.com","items":[{"product_id":"`+id+`","quantity":1}]}`))
@@ -98,14 +74,8 @@ func TestRun(t *testing.T) {
 		t.Errorf("POST /api/orders: %d, want 201", resp.StatusCode)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := prog.Stop(); err != nil {
+		t.Errorf("run: %v", err)
 	}
 }
 
@@ -115,7 +85,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	err = run(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), envOf(nil), ln)
+	err = run(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), servertest.Env(nil), ln)
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Errorf("run without a database: %v", err)
 	}

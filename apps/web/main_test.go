@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fargateshop/shop/platform/server/servertest"
 )
 
 // TestProgram starts the real program on a free port against a fake catalog.
@@ -23,17 +25,8 @@ func TestProgram(t *testing.T) {
 	}))
 	defer cat.Close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"CATALOG_URL": cat.URL}
-	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), getenv, ln) }()
-
-	base := "http://" + ln.Addr().String()
+	prog := servertest.Start(t, run, map[string]string{"CATALOG_URL": cat.URL})
+	base := prog.URL
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, tc := range []struct {
 		path     string
@@ -56,14 +49,8 @@ func TestProgram(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run returned %v after shutdown, want nil", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := prog.Stop(); err != nil {
+		t.Errorf("run returned %v after shutdown, want nil", err)
 	}
 }
 
