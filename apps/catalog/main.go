@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,23 +30,14 @@ type settings struct {
 func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 	e := config.New(getenv)
 	s := settings{
-		DatabaseURL:    e.String("DATABASE_URL", ""),
+		DatabaseURL:    e.DatabaseURL(),
 		AdminToken:     e.Secret("ADMIN_TOKEN", 16),
 		MaxConns:       e.Int("DB_MAX_CONNS", 10, 1, 1000),
 		ReservationTTL: e.Duration("RESERVATION_TTL", 60*time.Second),
 		SweepInterval:  e.Duration("SWEEP_INTERVAL", 5*time.Second),
 	}
-	e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
-	e.Int("PORT", 8080, 1, 65535)
-	// Without either, pgx would quietly try a local socket as the OS user.
-	var dbErr error
-	if s.DatabaseURL == "" && e.String("PGHOST", "") == "" {
-		dbErr = errors.New("DATABASE_URL or PGHOST (with the other PG* variables) is required")
-	}
-	if err := errors.Join(e.Err(), dbErr); err != nil {
-		return s, err
-	}
-	return s, nil
+	e.Server()
+	return s, e.Err()
 }
 
 // run is the catalog's whole life; main and the tests call it.

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,8 +25,10 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	if err := routing.Validate(routing.Services); err != nil {
 		return fmt.Errorf("routing declaration: %w", err)
 	}
+	settings := config.New(getenv)
+	settings.Server()
 	upstreams, err := Upstreams(routing.Services, getenv)
-	if err != nil {
+	if err := errors.Join(settings.Err(), err); err != nil {
 		return err
 	}
 	h, err := edge.New(log, routing.Services, upstreams, edge.Options{})

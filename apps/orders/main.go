@@ -33,7 +33,7 @@ type settings struct {
 func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 	e := config.New(getenv)
 	s := settings{
-		databaseURL:       e.String("DATABASE_URL", ""),
+		databaseURL:       e.DatabaseURL(),
 		catalogURL:        e.URL("CATALOG_URL", "http://catalog:8080"),
 		maxConns:          e.Int("DB_MAX_CONNS", 10, 1, 200),
 		reconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
@@ -41,15 +41,11 @@ func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 		// the reconciler may take it over. Above the longest request.
 		lease: e.Duration("ORDER_LEASE", 30*time.Second),
 	}
-	e.Int("PORT", 8080, 1, 65535) // read by server.Main; checked here with the rest
-	e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
+	e.Server()
 
 	var problems []error
 	if err := e.Err(); err != nil {
 		problems = append(problems, err)
-	}
-	if _, ok := getenv("PGHOST"); !ok && s.databaseURL == "" {
-		problems = append(problems, errors.New("invalid configuration: set DATABASE_URL or the PG* variables (PGHOST, PGUSER, ...)"))
 	}
 	if s.lease < 3*time.Second {
 		problems = append(problems, fmt.Errorf("invalid configuration: ORDER_LEASE must be at least 3s, got %s", s.lease))

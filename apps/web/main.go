@@ -20,6 +20,7 @@ func main() { server.Main("web", run) }
 func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, bool), ln net.Listener) error {
 	env := config.New(getenv)
 	catalogURL := env.URL("CATALOG_URL", "http://catalog:8080")
+	env.Server()
 	if err := env.Err(); err != nil {
 		return err
 	}

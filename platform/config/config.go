@@ -122,3 +122,23 @@ func (e *Env) Err() error {
 	}
 	return fmt.Errorf("invalid configuration: %w", errors.Join(e.errs...))
 }
+
+// Server checks the settings server.Main reads before the service's own
+// (PORT, LOG_LEVEL), so a typo there is reported with the rest instead of
+// being silently replaced by a default.
+func (e *Env) Server() {
+	e.Int("PORT", 8080, 1, 65535)
+	e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
+}
+
+// DatabaseURL returns DATABASE_URL, or "" when the standard PG* variables
+// are to be used instead (how ECS passes the RDS endpoint and the password
+// from Secrets Manager). With neither, it records an error: pgx would
+// otherwise quietly try a local socket as the OS user.
+func (e *Env) DatabaseURL() string {
+	url := e.String("DATABASE_URL", "")
+	if url == "" && e.String("PGHOST", "") == "" {
+		e.fail("DATABASE_URL or PGHOST (with the other PG* variables) is required")
+	}
+	return url
+}

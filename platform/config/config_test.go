@@ -56,3 +56,33 @@ func TestEnvDefaultsAndValues(t *testing.T) {
 		t.Errorf("Err = %v, want nil", err)
 	}
 }
+
+func TestDatabaseAndServer(t *testing.T) {
+	tests := []struct {
+		env     map[string]string
+		wantURL string
+		wantErr []string
+	}{
+		{map[string]string{"DATABASE_URL": "postgres://x/y"}, "postgres://x/y", nil},
+		{map[string]string{"PGHOST": "db"}, "", nil},
+		{map[string]string{}, "", []string{"DATABASE_URL or PGHOST"}},
+		{map[string]string{"PGHOST": "db", "PORT": "0", "LOG_LEVEL": "loud"}, "", []string{"PORT", "LOG_LEVEL"}},
+	}
+	for _, tt := range tests {
+		e := New(env(tt.env))
+		got := e.DatabaseURL()
+		e.Server()
+		err := e.Err()
+		if got != tt.wantURL {
+			t.Errorf("env %v: DatabaseURL = %q, want %q", tt.env, got, tt.wantURL)
+		}
+		if (err != nil) != (len(tt.wantErr) > 0) {
+			t.Errorf("env %v: err = %v, want errors about %v", tt.env, err, tt.wantErr)
+		}
+		for _, w := range tt.wantErr {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("env %v: err = %v, want it to mention %q", tt.env, err, w)
+			}
+		}
+	}
+}
