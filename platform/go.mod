@@ -6,6 +6,7 @@ toolchain go1.26.10
 
 require (
 	github.com/gin-gonic/gin v1.12.0
+	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/sony/gobreaker/v2 v2.4.0
 )
