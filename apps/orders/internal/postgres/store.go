@@ -123,56 +123,84 @@ func (s *Store) Begin(ctx context.Context, a order.Attempt) (order.Claim, error)
 	return claim, nil
 }
 
+// insertOrder inserts a pending order and its lines in one round trip.
 func insertOrder(ctx context.Context, tx pgx.Tx, id uuid.UUID, r order.Request) (order.Order, error) {
 	o := order.Order{ID: id, Status: order.Pending, Email: r.Email, Items: make([]order.Item, len(r.Lines))}
-	err := tx.QueryRow(ctx, `
-		INSERT INTO orders.orders (id, status, email) VALUES ($1, 'pending', $2)
-		RETURNING created_at`, id, r.Email).Scan(&o.CreatedAt)
-	if err != nil {
-		return order.Order{}, err
-	}
 	products := make([]string, len(r.Lines))
 	quantities := make([]int32, len(r.Lines))
 	for i, l := range r.Lines {
 		products[i], quantities[i] = l.ProductID, int32(l.Quantity)
 		o.Items[i] = order.Item{ProductID: l.ProductID, Quantity: l.Quantity}
 	}
-	_, err = tx.Exec(ctx, `
+	b := &pgx.Batch{}
+	b.Queue(`
+		INSERT INTO orders.orders (id, status, email) VALUES ($1, 'pending', $2)
+		RETURNING created_at`, id, r.Email).QueryRow(func(row pgx.Row) error { return row.Scan(&o.CreatedAt) })
+	b.Queue(`
 		INSERT INTO orders.order_items (order_id, line, product_id, quantity)
 		SELECT $1, t.ord - 1, t.p::uuid, t.q
 		FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS t(p, q, ord)`, id, products, quantities)
-	return o, err
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return order.Order{}, err
+	}
+	return o, nil
 }
 
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-func getOrder(ctx context.Context, q querier, id uuid.UUID) (order.Order, error) {
-	o := order.Order{ID: id}
-	err := q.QueryRow(ctx, `
-		SELECT status, email, coalesce(currency, ''), coalesce(total_cents, 0), created_at
-		FROM orders.orders WHERE id = $1`, id).
-		Scan(&o.Status, &o.Email, &o.Currency, &o.TotalCents, &o.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
+// getOrder reads an order and its lines in one round trip.
+func getOrder(ctx context.Context, db interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}, id uuid.UUID) (order.Order, error) {
+	var o order.Order
+	b := &pgx.Batch{}
+	found := queueGetOrder(b, id, &o)
+	if err := db.SendBatch(ctx, b).Close(); err != nil {
+		return order.Order{}, err
+	}
+	if !*found {
 		return order.Order{}, order.ErrNotFound
 	}
-	if err != nil {
-		return order.Order{}, err
-	}
-	rows, err := q.Query(ctx, `
-		SELECT product_id::text, coalesce(sku, ''), coalesce(name, ''), quantity, coalesce(unit_price_cents, 0)
-		FROM orders.order_items WHERE order_id = $1 ORDER BY line`, id)
-	if err != nil {
-		return order.Order{}, err
-	}
-	o.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (order.Item, error) {
-		var it order.Item
-		err := r.Scan(&it.ProductID, &it.SKU, &it.Name, &it.Quantity, &it.UnitPriceCents)
-		return it, err
+	return o, nil
+}
+
+// queueGetOrder queues the reads of order id and its lines into o, and
+// reports through found, once the batch is closed, whether the order
+// exists. (A missing order is not an error inside the batch: pgx drops a
+// connection's cached statements when a batch fails.)
+func queueGetOrder(b *pgx.Batch, id uuid.UUID, o *order.Order) (found *bool) {
+	found = new(bool)
+	o.ID = id
+	b.Queue(`
+		SELECT status, email, coalesce(currency, ''), coalesce(total_cents, 0), created_at
+		FROM orders.orders WHERE id = $1`, id).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&o.Status, &o.Email, &o.Currency, &o.TotalCents, &o.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		*found = err == nil
+		return err
 	})
-	return o, err
+	b.Queue(`
+		SELECT product_id::text, coalesce(sku, ''), coalesce(name, ''), quantity, coalesce(unit_price_cents, 0)
+		FROM orders.order_items WHERE order_id = $1 ORDER BY line`, id).Query(func(rows pgx.Rows) error {
+		var err error
+		o.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (order.Item, error) {
+			var it order.Item
+			err := r.Scan(&it.ProductID, &it.SKU, &it.Name, &it.Quantity, &it.UnitPriceCents)
+			return it, err
+		})
+		return err
+	})
+	return found
+}
+
+// mustChange is a batch callback that fails with order.ErrStateChanged
+// when its statement changed no row: another actor moved the order on, and
+// the transaction is rolled back.
+func mustChange(ct pgconn.CommandTag) error {
+	if ct.RowsAffected() == 0 {
+		return order.ErrStateChanged
+	}
+	return nil
 }
 
 // Get returns the order with id, or order.ErrNotFound.
@@ -187,27 +215,33 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (order.Order, error) {
 // RecordReservation moves a pending order to reserved with catalog's names,
 // prices, currency and total, and returns the updated order.
 func (s *Store) RecordReservation(ctx context.Context, id uuid.UUID, items []order.Item, currency string, total int64) (order.Order, error) {
+	products := make([]string, len(items))
+	skus := make([]string, len(items))
+	names := make([]string, len(items))
+	prices := make([]int64, len(items))
+	for i, it := range items {
+		products[i], skus[i], names[i], prices[i] = it.ProductID, it.SKU, it.Name, it.UnitPriceCents
+	}
 	var o order.Order
+	// One round trip inside the transaction: a status that moved on fails
+	// the first statement's check and rolls the rest back.
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+		b := &pgx.Batch{}
+		b.Queue(`
 			UPDATE orders.orders SET status = 'reserved', currency = $2, total_cents = $3, updated_at = now()
-			WHERE id = $1 AND status = 'pending'`, id, currency, total)
-		if err != nil {
+			WHERE id = $1 AND status = 'pending'`, id, currency, total).Exec(mustChange)
+		b.Queue(`
+			UPDATE orders.order_items i SET sku = t.sku, name = t.name, unit_price_cents = t.price
+			FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS t(p, sku, name, price)
+			WHERE i.order_id = $1 AND i.product_id = t.p::uuid`, id, products, skus, names, prices)
+		found := queueGetOrder(b, id, &o)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return order.ErrStateChanged
+		if !*found {
+			return order.ErrNotFound // unreachable: the update above found it
 		}
-		for _, it := range items {
-			_, err := tx.Exec(ctx, `
-				UPDATE orders.order_items SET sku = $3, name = $4, unit_price_cents = $5
-				WHERE order_id = $1 AND product_id = $2::uuid`, id, it.ProductID, it.SKU, it.Name, it.UnitPriceCents)
-			if err != nil {
-				return err
-			}
-		}
-		o, err = getOrder(ctx, tx, id)
-		return err
+		return nil
 	})
 	if err != nil {
 		return order.Order{}, dbError("record reservation", err)
@@ -220,16 +254,12 @@ func (s *Store) RecordReservation(ctx context.Context, id uuid.UUID, items []ord
 // only be called after catalog confirmed the reservation.
 func (s *Store) Confirm(ctx context.Context, c order.Claim, body []byte) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+		b := &pgx.Batch{}
+		b.Queue(`
 			UPDATE orders.orders SET status = 'confirmed', updated_at = now()
-			WHERE id = $1 AND status = 'reserved'`, c.Order.ID)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return order.ErrStateChanged
-		}
-		return complete(ctx, tx, c, &order.Response{Status: 201, Body: body})
+			WHERE id = $1 AND status = 'reserved'`, c.Order.ID).Exec(mustChange)
+		b.Queue(completeSQL, completeArgs(c, &order.Response{Status: 201, Body: body})...)
+		return tx.SendBatch(ctx, b).Close()
 	})
 	return dbError("confirm order", err)
 }
@@ -239,46 +269,41 @@ func (s *Store) Confirm(ctx context.Context, c order.Claim, body []byte) error {
 // so that a retry runs again (and starts a fresh order).
 func (s *Store) Fail(ctx context.Context, c order.Claim, reason string, resp *order.Response) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+		b := &pgx.Batch{}
+		b.Queue(`
 			UPDATE orders.orders SET status = 'failed', failure = $2, updated_at = now()
-			WHERE id = $1 AND status IN ('pending', 'reserved')`, c.Order.ID, reason)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return order.ErrStateChanged
-		}
+			WHERE id = $1 AND status IN ('pending', 'reserved')`, c.Order.ID, reason).Exec(mustChange)
 		if resp != nil {
-			return complete(ctx, tx, c, resp)
+			b.Queue(completeSQL, completeArgs(c, resp)...)
+		} else {
+			b.Queue(releaseLeaseSQL, c.Key, c.LeaseID)
 		}
-		return releaseLease(ctx, tx, c)
+		return tx.SendBatch(ctx, b).Close()
 	})
 	return dbError("fail order", err)
 }
 
-func complete(ctx context.Context, tx pgx.Tx, c order.Claim, resp *order.Response) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE orders.idempotency_keys
-		SET response_status = $3, response_body = $4, completed_at = now(), lease_id = NULL, locked_until = NULL
-		WHERE key = $1 AND order_id = $2 AND response_status IS NULL`, c.Key, c.Order.ID, resp.Status, resp.Body)
-	return err
+// completeSQL stores the answer of a claim's request under its key, which
+// ends the lease: every retry with the key replays it.
+const completeSQL = `
+	UPDATE orders.idempotency_keys
+	SET response_status = $3, response_body = $4, completed_at = now(), lease_id = NULL, locked_until = NULL
+	WHERE key = $1 AND order_id = $2 AND response_status IS NULL`
+
+func completeArgs(c order.Claim, resp *order.Response) []any {
+	return []any{c.Key, c.Order.ID, resp.Status, resp.Body}
 }
 
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-func releaseLease(ctx context.Context, db execer, c order.Claim) error {
-	_, err := db.Exec(ctx, `
-		UPDATE orders.idempotency_keys SET lease_id = NULL, locked_until = now()
-		WHERE key = $1 AND lease_id = $2`, c.Key, c.LeaseID)
-	return err
-}
+// releaseLeaseSQL gives up a claim's lease without an answer.
+const releaseLeaseSQL = `
+	UPDATE orders.idempotency_keys SET lease_id = NULL, locked_until = now()
+	WHERE key = $1 AND lease_id = $2`
 
 // ReleaseLease gives up the lease without storing an answer, so the next
 // request with the key (or the reconciler) carries on with the order.
 func (s *Store) ReleaseLease(ctx context.Context, c order.Claim) error {
-	return dbError("release lease", releaseLease(ctx, s.pool, c))
+	_, err := s.pool.Exec(ctx, releaseLeaseSQL, c.Key, c.LeaseID)
+	return dbError("release lease", err)
 }
 
 // ClaimStuck leases up to limit orders that are pending or reserved, were

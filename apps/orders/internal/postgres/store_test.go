@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"slices"
 	"testing"
 	"time"
 
@@ -315,5 +316,44 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	}
 	if _, err := s.Get(context.Background(), uuid.New()); apperr.CodeOf(err) != apperr.Unavailable {
 		t.Errorf("Get on a closed pool: %v, want Unavailable", err)
+	}
+}
+
+// TestRecordReservationAndConfirmCheckTheState covers the batched steps of
+// an order: each records every line in order, refuses an order another
+// actor moved on, and then changes nothing.
+func TestRecordReservationAndConfirmCheckTheState(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	ctx := context.Background()
+	c, err := s.Begin(ctx, attempt("k", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Confirm(ctx, c, []byte(`{}`)); !errors.Is(err, order.ErrStateChanged) {
+		t.Errorf("confirming a pending order: %v, want ErrStateChanged", err)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders.idempotency_keys WHERE key = 'k' AND response_status IS NULL`); n != 1 {
+		t.Errorf("a refused Confirm completed the key")
+	}
+
+	o := reserved(t, s, c.Order.ID)
+	want := []order.Item{
+		{ProductID: request.Lines[0].ProductID, SKU: "A", Name: "Chair", Quantity: 2, UnitPriceCents: 100},
+		{ProductID: request.Lines[1].ProductID, SKU: "B", Name: "Desk", Quantity: 1, UnitPriceCents: 300},
+	}
+	if o.Status != order.Reserved || o.Currency != "EUR" || o.TotalCents != 500 || !slices.Equal(o.Items, want) {
+		t.Errorf("RecordReservation = %+v, want reserved EUR 500 with %+v", o, want)
+	}
+	other := []order.Item{{ProductID: request.Lines[0].ProductID, SKU: "Z", Name: "Other", UnitPriceCents: 1}}
+	if _, err := s.RecordReservation(ctx, c.Order.ID, other, "USD", 1); !errors.Is(err, order.ErrStateChanged) {
+		t.Errorf("recording a reserved order again: %v, want ErrStateChanged", err)
+	}
+	if got, err := s.Get(ctx, c.Order.ID); err != nil || got.Currency != "EUR" || !slices.Equal(got.Items, want) {
+		t.Errorf("after the refused RecordReservation, Get = %+v, %v; want it unchanged", got, err)
+	}
+
+	if _, err := s.Get(ctx, uuid.New()); !errors.Is(err, order.ErrNotFound) {
+		t.Errorf("Get of an unknown order: %v, want ErrNotFound", err)
 	}
 }
