@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +188,62 @@ func TestParseStatCPU(t *testing.T) {
 	}
 	if _, err := parseStatCPU("garbage"); err == nil {
 		t.Error("garbage: got no error")
+	}
+}
+
+func TestCPUShares(t *testing.T) {
+	r := Result{Requests: 1000, CPU: map[string]time.Duration{
+		"edge": 100 * time.Millisecond, "catalog": 150 * time.Millisecond,
+		cpuPostgres: 70 * time.Millisecond, cpuLoad: 80 * time.Millisecond,
+	}}
+	want := "edge 100 µs + catalog 150 µs + PostgreSQL 70 µs + load generator 80 µs = 400 µs CPU/req"
+	if got := cpuShares(r, "edge", "catalog"); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	// A database on another machine shows no process here: no PostgreSQL
+	// share and no bound.
+	delete(r.CPU, cpuPostgres)
+	if got := cpuShares(r, "catalog"); got != "catalog 150 µs + load generator 80 µs = 230 µs CPU/req" {
+		t.Errorf("without PostgreSQL: got %q", got)
+	}
+	if got := dbBound(r, r); got != "" {
+		t.Errorf("bound without PostgreSQL: %q", got)
+	}
+
+	floor := Result{Requests: 2000, CPU: map[string]time.Duration{"floor": 60 * time.Millisecond, cpuLoad: 100 * time.Millisecond}}
+	direct := Result{Requests: 1000, CPU: map[string]time.Duration{"catalog": 120 * time.Millisecond, cpuPostgres: 70 * time.Millisecond, cpuLoad: 90 * time.Millisecond}}
+	// floor 30 + 50 = 80 µs per request; PostgreSQL 70 + load 90 = 160 µs.
+	if got, want := dbBound(floor, direct), "; PostgreSQL and the load generator alone bound it at 0.50 × floor"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestPostgresCPUFindsProcessesNamedPostgres(t *testing.T) {
+	// A process named postgres (a copy of sleep), so the test needs no
+	// database on this machine.
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(t.TempDir(), "postgres")
+	if err := os.WriteFile(fake, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fake, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	procs := postgresCPU()
+	if _, ok := procs[cmd.Process.Pid]; !ok {
+		t.Errorf("process %d named postgres not found in %v", cmd.Process.Pid, procs)
+	}
+	if _, ok := procs[os.Getpid()]; ok {
+		t.Error("counted the test process as PostgreSQL")
 	}
 }

@@ -259,18 +259,27 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	return time.Duration(u+s) * time.Second / clockTicks, nil
 }
 
+// Pseudo-process names a cpuMeter always reports besides its pids.
+const (
+	cpuPostgres = "postgres" // every process named postgres on this machine: the backends serving the load
+	cpuLoad     = "load"     // this process: vegeta sending the load and reading the answers
+)
+
 // cpuMeter measures the CPU time some processes use between its start and
-// Stop.
+// Stop, plus PostgreSQL's and the load generator's: on a shared machine,
+// throughput is the cores divided by the CPU every party spends on a request.
 type cpuMeter struct {
-	pids  map[string]int
-	start map[string]time.Duration
+	pids     map[string]int
+	start    map[string]time.Duration
+	postgres map[int]time.Duration
 }
 
 func meterCPU(pids map[string]int) *cpuMeter {
-	m := &cpuMeter{pids: pids, start: map[string]time.Duration{}}
+	m := &cpuMeter{pids: pids, start: map[string]time.Duration{}, postgres: postgresCPU()}
 	for name, pid := range pids {
 		m.start[name], _ = cpuTime(pid)
 	}
+	m.start[cpuLoad], _ = cpuTime(os.Getpid())
 	return m
 }
 
@@ -280,6 +289,43 @@ func (m *cpuMeter) Stop() map[string]time.Duration {
 	for name, pid := range m.pids {
 		if t, err := cpuTime(pid); err == nil {
 			out[name] = t - m.start[name]
+		}
+	}
+	if t, err := cpuTime(os.Getpid()); err == nil {
+		out[cpuLoad] = t - m.start[cpuLoad]
+	}
+	// A backend that started during the run counts whole; one that ended
+	// during it is lost (the services' pools keep theirs open).
+	var pg time.Duration
+	for pid, t := range postgresCPU() {
+		pg += t - m.postgres[pid]
+	}
+	if pg > 0 {
+		out[cpuPostgres] = pg
+	}
+	return out
+}
+
+// postgresCPU returns the CPU time of every process named "postgres" on
+// this machine, by pid. A database elsewhere shows no process here, and
+// the table then leaves PostgreSQL's share out.
+func postgresCPU() map[int]time.Duration {
+	out := map[int]time.Duration{}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return out
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil || !bytes.Contains(b, []byte("(postgres)")) {
+			continue
+		}
+		if t, err := parseStatCPU(string(b)); err == nil {
+			out[pid] = t
 		}
 	}
 	return out
