@@ -23,7 +23,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -139,7 +138,12 @@ type process struct {
 	bin  string
 	port int
 	env  []string
-	logs *Buffer
+	// logPath is the file the service writes its stdout and stderr to,
+	// appended to across restarts. A file and not a pipe: the kernel writes
+	// it, so reading every log line costs the test process (and the load
+	// generator in bench/) nothing. Close keeps its content in closedLogs.
+	logPath    string
+	closedLogs string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -173,12 +177,12 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 			missing = append(missing, name)
 		}
 	}
+	dir, err := os.MkdirTemp("", "shop-harness-")
+	if err != nil {
+		return nil, err
+	}
+	s.tmpDir = dir
 	if len(missing) > 0 {
-		dir, err := os.MkdirTemp("", "shop-harness-")
-		if err != nil {
-			return nil, err
-		}
-		s.tmpDir = dir
 		built, err := Build(ctx, dir, missing...)
 		if err != nil {
 			_ = os.RemoveAll(dir)
@@ -224,7 +228,7 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		p := &process{name: name, bin: bins[name], port: ports[name], logs: &Buffer{}}
+		p := &process{name: name, bin: bins[name], port: ports[name], logPath: filepath.Join(dir, name+".log")}
 		for _, k := range keys {
 			p.env = append(p.env, k+"="+vars[k])
 		}
@@ -242,19 +246,26 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 func (s *System) start(ctx context.Context, p *process) error {
 	cmd := exec.Command(p.bin)
 	cmd.Env = p.env
-	var w io.Writer = p.logs
+	f, err := os.OpenFile(p.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("harness: log file of %s: %w", p.name, err)
+	}
+	// An *os.File is handed to the child as is; a tee needs a copying
+	// goroutine, which ends with cmd.Wait.
+	var w io.Writer = f
 	if s.opts.Output != nil {
-		w = &teeWriter{buf: p.logs, out: s.opts.Output, prefix: p.name + "| "}
+		w = &teeWriter{file: f, out: s.opts.Output, prefix: p.name + "| "}
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	// Own process group: a Ctrl-C on the test does not reach the services
 	// before Close stops them in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
+		_ = f.Close()
 		return fmt.Errorf("harness: start %s: %w", p.name, err)
 	}
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); _ = f.Close(); close(done) }()
 	p.mu.Lock()
 	p.cmd, p.done = cmd, done
 	p.mu.Unlock()
@@ -276,9 +287,9 @@ func waitReady(ctx context.Context, p *process, timeout time.Duration) error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("harness: %s exited before it was ready; log:\n%s", p.name, tail(p.logs.String(), 4000))
+			return fmt.Errorf("harness: %s exited before it was ready; log:\n%s", p.name, tail(p.logs(), 4000))
 		case <-ctx.Done():
-			return fmt.Errorf("harness: %s not ready on %s: %w; log:\n%s", p.name, u, ctx.Err(), tail(p.logs.String(), 4000))
+			return fmt.Errorf("harness: %s not ready on %s: %w; log:\n%s", p.name, u, ctx.Err(), tail(p.logs(), 4000))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -320,7 +331,7 @@ func (s *System) Running(name string) bool { return s.PID(name) != 0 }
 // Logs returns everything a service wrote to stdout and stderr, across restarts.
 func (s *System) Logs(name string) string {
 	if p, ok := s.procs[name]; ok {
-		return p.logs.String()
+		return p.logs()
 	}
 	return ""
 }
@@ -330,7 +341,7 @@ func (s *System) AllLogs() string {
 	var b strings.Builder
 	for _, name := range Services {
 		if p, ok := s.procs[name]; ok {
-			for _, line := range strings.SplitAfter(p.logs.String(), "\n") {
+			for _, line := range strings.SplitAfter(p.logs(), "\n") {
 				if line != "" {
 					b.WriteString(name + "| " + line)
 				}
@@ -447,11 +458,35 @@ func (s *System) Close() error {
 			}
 		}
 	}
+	// Logs stay readable after Close, for a failing test's report.
+	for _, p := range s.procs {
+		p.keepLogs()
+	}
 	if s.tmpDir != "" {
 		_ = os.RemoveAll(s.tmpDir)
 		s.tmpDir = ""
 	}
 	return first
+}
+
+// logs returns everything the service wrote so far.
+func (p *process) logs() string {
+	p.mu.Lock()
+	path, kept := p.logPath, p.closedLogs
+	p.mu.Unlock()
+	if path == "" {
+		return kept
+	}
+	b, _ := os.ReadFile(path) // not yet created: nothing written
+	return string(b)
+}
+
+// keepLogs reads the log file into memory before it is removed.
+func (p *process) keepLogs() {
+	logs := p.logs()
+	p.mu.Lock()
+	p.logPath, p.closedLogs = "", logs
+	p.mu.Unlock()
 }
 
 // ServerURL is the PostgreSQL server for throwaway databases:
@@ -500,34 +535,16 @@ func exec1(ctx context.Context, dsn, sql string) error {
 	return err
 }
 
-// Buffer is a goroutine-safe log buffer.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type teeWriter struct {
-	buf    *Buffer
+	file   *os.File
 	mu     sync.Mutex
 	out    io.Writer
 	prefix string
 }
 
 func (t *teeWriter) Write(p []byte) (int, error) {
-	n, err := t.buf.Write(p)
 	t.mu.Lock()
+	n, err := t.file.Write(p)
 	defer t.mu.Unlock()
 	for _, line := range strings.SplitAfter(string(p), "\n") {
 		if line != "" {
