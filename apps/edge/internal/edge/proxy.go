@@ -36,6 +36,10 @@ func newTransport(dial, header time.Duration) *http.Transport {
 		ResponseHeaderTimeout: header,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false, // the services speak HTTP/1.1, like ALB targets by default
+		// Pass Accept-Encoding through as the client sent it. Without this,
+		// a request that asked for no compression reaches the service
+		// asking for gzip, and the edge would unzip the answer itself.
+		DisableCompression: true,
 	}
 }
 
