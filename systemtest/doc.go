@@ -5,6 +5,9 @@
 //   - hostile_test.go: more than 100 hostile requests through the edge; every
 //     answer is a 4xx problem (or web's HTML error page), nothing panics and
 //     no rejected request changes a database row.
+//   - invariants_test.go: 50 concurrent orders for 10 units, a retried
+//     key, catalog killed under load and started again, then no unit lost
+//     or sold twice once quiet.
 //   - security_test.go: admin tokens, /internal behind the edge, the web
 //     page's security headers, and secrets kept out of the logs.
 //   - docker_test.go (build tag docker): images run as non-root with a

@@ -1,9 +1,4 @@
-package main
-
-// The system test builds the real catalog and orders binaries, runs them as
-// processes against one real PostgreSQL database (each in its own schema)
-// and checks the shop's invariants over real HTTP, including catalog
-// crashing under load. It needs TEST_DATABASE_URL and fails without it.
+package systemtest
 
 import (
 	"bytes"
@@ -11,13 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,33 +15,22 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fargateshop/shop/platform/postgres/postgrestest"
+	"github.com/fargateshop/shop/systemtest/harness"
 )
 
-const adminToken = "system-test-admin-token"
-
-func TestSystem(t *testing.T) {
-	dsn := postgrestest.NewDatabase(t) // first: no database, no test
-	root := repoRoot(t)
-	bin := t.TempDir()
-	build(t, filepath.Join(root, "apps", "catalog"), filepath.Join(bin, "catalog"))
-	build(t, filepath.Join(root, "apps", "orders"), filepath.Join(bin, "orders"))
-
-	catPort, ordPort := freePort(t), freePort(t)
-	catEnv := []string{"PORT=" + catPort, "DATABASE_URL=" + dsn, "ADMIN_TOKEN=" + adminToken,
-		"RESERVATION_TTL=20s", "SWEEP_INTERVAL=1s", "LOG_LEVEL=warn", "DB_MAX_CONNS=20"}
-	cat := start(t, "catalog", filepath.Join(bin, "catalog"), catEnv)
-	ord := start(t, "orders", filepath.Join(bin, "orders"), []string{"PORT=" + ordPort, "DATABASE_URL=" + dsn,
-		"CATALOG_URL=http://127.0.0.1:" + catPort, "RECONCILE_INTERVAL=500ms", "ORDER_LEASE=5s",
-		"LOG_LEVEL=warn", "DB_MAX_CONNS=20"})
-	catURL, ordURL := "http://127.0.0.1:"+catPort, "http://127.0.0.1:"+ordPort
-	waitReady(t, catURL, cat)
-	waitReady(t, ordURL, ord)
-
-	c := &client{t: t, hc: &http.Client{Timeout: 10 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 100}}, catURL: catURL, ordURL: ordURL}
+// TestInvariantsUnderContentionAndCrash talks to catalog and orders
+// directly (no edge) and checks invariants 1, 2 and 5 of the design:
+// contention for the last units, a retried key, and catalog killed with
+// SIGKILL under load and started again; then, once quiet, every unit is
+// either in stock or in a confirmed order.
+func TestInvariantsUnderContentionAndCrash(t *testing.T) {
+	sys, dsn := startSystem(t, "", harness.Options{LogLevel: "warn", Env: map[string]map[string]string{
+		"catalog": {"RESERVATION_TTL": "20s", "SWEEP_INTERVAL": "1s", "DB_MAX_CONNS": "20"},
+		"orders":  {"RECONCILE_INTERVAL": "500ms", "ORDER_LEASE": "5s", "DB_MAX_CONNS": "20"},
+	}})
+	c := &shopClient{t: t, sys: sys, hc: &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 100}}}
 	initial := map[string]int{} // product id → stock set through the admin API
-	top := t
 
 	t.Run("50 concurrent orders for 10 units", func(t *testing.T) {
 		c.t = t
@@ -63,10 +41,7 @@ func TestSystem(t *testing.T) {
 		statuses := make(chan int, 50)
 		var wg sync.WaitGroup
 		for i := range 50 {
-			wg.Go(func() {
-				r := c.order(fmt.Sprintf("a-%d", i), id, 1)
-				statuses <- r.status
-			})
+			wg.Go(func() { statuses <- c.order(fmt.Sprintf("a-%d", i), id, 1).status })
 		}
 		wg.Wait()
 		close(statuses)
@@ -151,16 +126,21 @@ func TestSystem(t *testing.T) {
 				}
 			})
 		}
-		waitFor(t, 10*time.Second, "201s before the crash", func() bool { return count("up", 201) >= 10 })
+		waitUntil(t, 10*time.Second, "201s before the crash", func() bool { return count("up", 201) >= 10 })
 
 		setPhase("down")
-		cat.kill(syscall.SIGKILL)
-		waitFor(t, 20*time.Second, "503s while catalog is down", func() bool { return count("down", 503) >= 8 })
+		if err := sys.Signal("catalog", syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 20*time.Second, "503s while catalog is down", func() bool { return count("down", 503) >= 8 })
 
-		cat = start(top, "catalog", filepath.Join(bin, "catalog"), catEnv) // lives past this subtest
-		waitReady(t, catURL, cat)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := sys.Restart(ctx, "catalog"); err != nil { // same port, same environment
+			t.Fatal(err)
+		}
 		setPhase("back")
-		waitFor(t, 30*time.Second, "201s after catalog returned", func() bool { return count("back", 201) >= 5 })
+		waitUntil(t, 30*time.Second, "201s after catalog returned", func() bool { return count("back", 201) >= 5 })
 		close(stop)
 		wg.Wait()
 
@@ -210,18 +190,13 @@ func TestSystem(t *testing.T) {
 		}
 		t.Log(report)
 	})
-
-	if t.Failed() {
-		cat.dumpLog(t)
-		ord.dumpLog(t)
-	}
 }
 
-// client talks to both services over HTTP.
-type client struct {
-	t              *testing.T
-	hc             *http.Client
-	catURL, ordURL string
+// shopClient calls catalog and orders directly, as orders and the admin do.
+type shopClient struct {
+	t   *testing.T
+	sys *harness.System
+	hc  *http.Client
 }
 
 type answer struct {
@@ -230,7 +205,7 @@ type answer struct {
 	body   []byte
 }
 
-func (c *client) do(method, url string, body any, header map[string]string) answer {
+func (c *shopClient) do(method, url string, body any, header map[string]string) answer {
 	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -255,9 +230,9 @@ func (c *client) do(method, url string, body any, header map[string]string) answ
 	return answer{resp.StatusCode, resp.Header, b}
 }
 
-func (c *client) admin(method, path string, body any, want int) map[string]any {
+func (c *shopClient) admin(method, path string, body any, want int) map[string]any {
 	c.t.Helper()
-	r := c.do(method, c.catURL+path, body, map[string]string{"Authorization": "Bearer " + adminToken})
+	r := c.do(method, c.sys.CatalogURL+path, body, map[string]string{"Authorization": "Bearer " + c.sys.AdminToken})
 	if r.status != want {
 		c.t.Fatalf("%s %s: %d %s, want %d", method, path, r.status, r.body, want)
 	}
@@ -266,7 +241,7 @@ func (c *client) admin(method, path string, body any, want int) map[string]any {
 	return m
 }
 
-func (c *client) product(sku string, stock int) string {
+func (c *shopClient) product(sku string, stock int) string {
 	c.t.Helper()
 	p := c.admin(http.MethodPost, "/api/catalog/products", map[string]any{"sku": sku, "name": "Product " + sku,
 		"description": "system test", "price_cents": 1999, "currency": "EUR", "stock": stock}, http.StatusCreated)
@@ -277,14 +252,14 @@ func (c *client) product(sku string, stock int) string {
 	return id
 }
 
-func (c *client) setStock(id string, stock int) {
+func (c *shopClient) setStock(id string, stock int) {
 	c.t.Helper()
 	c.admin(http.MethodPut, "/api/catalog/products/"+id+"/stock", map[string]any{"stock": stock}, http.StatusOK)
 }
 
-func (c *client) stock(id string) int {
+func (c *shopClient) stock(id string) int {
 	c.t.Helper()
-	r := c.do(http.MethodGet, c.catURL+"/api/catalog/products/"+id, nil, nil)
+	r := c.do(http.MethodGet, c.sys.CatalogURL+"/api/catalog/products/"+id, nil, nil)
 	var p struct{ Stock *int }
 	if r.status != 200 || json.Unmarshal(r.body, &p) != nil || p.Stock == nil {
 		c.t.Fatalf("GET product %s: %d %s", id, r.status, r.body)
@@ -292,15 +267,17 @@ func (c *client) stock(id string) int {
 	return *p.Stock
 }
 
-func (c *client) order(key, product string, qty int) answer {
+func (c *shopClient) order(key, product string, qty int) answer {
 	c.t.Helper()
-	return c.do(http.MethodPost, c.ordURL+"/api/orders", map[string]any{"email": "sys@example.com",
+	return c.do(http.MethodPost, c.sys.OrdersURL+"/api/orders", map[string]any{"email": "sys@example.com",
 		"items": []map[string]any{{"product_id": product, "quantity": qty}}}, map[string]string{"Idempotency-Key": key})
 }
 
+// confirmedQuantities returns the units of each product in confirmed orders.
 func confirmedQuantities(t *testing.T, dsn string) map[string]int {
 	t.Helper()
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -316,159 +293,19 @@ func confirmedQuantities(t *testing.T, dsn string) map[string]int {
 	out := map[string]int{}
 	var id string
 	var n int
-	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil })
-	if err != nil {
+	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out
 }
 
-func queryInt(t *testing.T, dsn, sql string, args ...any) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// repoRoot walks up from the test's directory to the go.work file.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.work not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-func build(t *testing.T, dir, out string) {
-	t.Helper()
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", dir, err, b)
-	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
-
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
-	mu   *sync.Mutex
-	done chan struct{}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func start(t *testing.T, name, path string, env []string) *proc {
-	t.Helper()
-	p := &proc{name: name, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
-	p.cmd = exec.Command(path)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	p.cmd.Stdout = lockedWriter{p.mu, p.log}
-	p.cmd.Stderr = lockedWriter{p.mu, p.log}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.kill(syscall.SIGTERM) })
-	return p
-}
-
-// kill signals the process and waits for it to exit.
-func (p *proc) kill(sig syscall.Signal) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *proc) dumpLog(t *testing.T) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(p.log.String()), "\n")
-	if len(lines) > 40 {
-		lines = lines[len(lines)-40:]
-	}
-	t.Logf("last log lines of %s:\n%s", p.name, strings.Join(lines, "\n"))
-}
-
-func waitReady(t *testing.T, base string, p *proc) {
-	t.Helper()
-	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-p.done:
-			p.dumpLog(t)
-			t.Fatalf("%s exited before it was ready", p.name)
-		default:
-		}
-		if time.Now().After(deadline) {
-			p.dumpLog(t)
-			t.Fatalf("%s not ready after 30s", p.name)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// waitUntil polls cond every 50 ms and fails the test after timeout.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
