@@ -544,8 +544,8 @@ type teeWriter struct {
 
 func (t *teeWriter) Write(p []byte) (int, error) {
 	t.mu.Lock()
-	n, err := t.file.Write(p)
 	defer t.mu.Unlock()
+	n, err := t.file.Write(p)
 	for _, line := range strings.SplitAfter(string(p), "\n") {
 		if line != "" {
 			_, _ = io.WriteString(t.out, t.prefix+line)
