@@ -148,28 +148,36 @@ var snapshotTables = []string{
 // snapshot returns each table's row count and an MD5 of all its rows.
 func snapshot(t *testing.T, dsn string) map[string]string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	out := map[string]string{}
-	for _, table := range snapshotTables {
-		var n int
-		var sum string
-		q := fmt.Sprintf(`SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM %s t`, table)
-		if err := conn.QueryRow(ctx, q).Scan(&n, &sum); err != nil {
-			t.Fatalf("snapshot %s: %v", table, err)
+	withConn(t, dsn, func(ctx context.Context, conn *pgx.Conn) {
+		for _, table := range snapshotTables {
+			var n int
+			var sum string
+			q := fmt.Sprintf(`SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM %s t`, table)
+			if err := conn.QueryRow(ctx, q).Scan(&n, &sum); err != nil {
+				t.Fatalf("snapshot %s: %v", table, err)
+			}
+			out[table] = fmt.Sprintf("%d rows, md5 %s", n, sum)
 		}
-		out[table] = fmt.Sprintf("%d rows, md5 %s", n, sum)
-	}
+	})
 	return out
 }
 
 // queryInt runs a query returning one integer.
 func queryInt(t *testing.T, dsn, q string, args ...any) int {
+	t.Helper()
+	var n int
+	withConn(t, dsn, func(ctx context.Context, conn *pgx.Conn) {
+		if err := conn.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	})
+	return n
+}
+
+// withConn runs f on a new connection to dsn, closed afterwards, within
+// 30 s for the whole of it.
+func withConn(t *testing.T, dsn string, f func(ctx context.Context, conn *pgx.Conn)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -178,9 +186,5 @@ func queryInt(t *testing.T, dsn, q string, args ...any) int {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, q, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n
+	f(ctx, conn)
 }

@@ -276,26 +276,21 @@ func (c *shopClient) order(key, product string, qty int) answer {
 // confirmedQuantities returns the units of each product in confirmed orders.
 func confirmedQuantities(t *testing.T, dsn string) map[string]int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `
-		SELECT i.product_id::text, sum(i.quantity)::int
-		FROM orders.orders o JOIN orders.order_items i ON i.order_id = o.id
-		WHERE o.status = 'confirmed' GROUP BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]int{}
-	var id string
-	var n int
-	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	withConn(t, dsn, func(ctx context.Context, conn *pgx.Conn) {
+		rows, err := conn.Query(ctx, `
+			SELECT i.product_id::text, sum(i.quantity)::int
+			FROM orders.orders o JOIN orders.order_items i ON i.order_id = o.id
+			WHERE o.status = 'confirmed' GROUP BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id string
+		var n int
+		if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return out
 }
 
