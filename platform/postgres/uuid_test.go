@@ -67,47 +67,46 @@ func TestUUIDRoundTrip(t *testing.T) {
 // default type map (through driver.Valuer and text) and with RegisterUUID.
 func BenchmarkEncodeUUID(b *testing.B) {
 	id := uuid.New()
-	for _, tc := range []struct {
-		name     string
-		register bool
-	}{{"default", false}, {"registered", true}} {
-		b.Run(tc.name, func(b *testing.B) {
-			m := pgtype.NewMap()
-			if tc.register {
-				postgres.RegisterUUID(m)
+	withAndWithoutRegister(b, func(b *testing.B, m *pgtype.Map) {
+		buf := make([]byte, 0, 64)
+		for b.Loop() {
+			out, err := m.Encode(pgtype.UUIDOID, pgtype.BinaryFormatCode, id, buf[:0])
+			if err != nil || len(out) != 16 {
+				b.Fatalf("encode: %d bytes, %v", len(out), err)
 			}
-			buf := make([]byte, 0, 64)
-			b.ReportAllocs()
-			for b.Loop() {
-				out, err := m.Encode(pgtype.UUIDOID, pgtype.BinaryFormatCode, id, buf[:0])
-				if err != nil || len(out) != 16 {
-					b.Fatalf("encode: %d bytes, %v", len(out), err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkScanUUID is the cost of scanning one uuid column into a
 // uuid.UUID, with and without RegisterUUID.
 func BenchmarkScanUUID(b *testing.B) {
 	id := uuid.New()
-	for _, tc := range []struct {
-		name     string
-		register bool
-	}{{"default", false}, {"registered", true}} {
-		b.Run(tc.name, func(b *testing.B) {
+	withAndWithoutRegister(b, func(b *testing.B, m *pgtype.Map) {
+		var got uuid.UUID
+		for b.Loop() {
+			if err := m.Scan(pgtype.UUIDOID, pgtype.BinaryFormatCode, id[:], &got); err != nil || got != id {
+				b.Fatalf("scan: %s, %v", got, err)
+			}
+		}
+	})
+}
+
+// withAndWithoutRegister runs bench as the sub-benchmarks "default" (pgx's
+// own type map) and "registered" (with RegisterUUID).
+func withAndWithoutRegister(b *testing.B, bench func(*testing.B, *pgtype.Map)) {
+	for _, register := range []bool{false, true} {
+		name := "default"
+		if register {
+			name = "registered"
+		}
+		b.Run(name, func(b *testing.B) {
 			m := pgtype.NewMap()
-			if tc.register {
+			if register {
 				postgres.RegisterUUID(m)
 			}
-			var got uuid.UUID
 			b.ReportAllocs()
-			for b.Loop() {
-				if err := m.Scan(pgtype.UUIDOID, pgtype.BinaryFormatCode, id[:], &got); err != nil || got != id {
-					b.Fatalf("scan: %s, %v", got, err)
-				}
-			}
+			bench(b, m)
 		})
 	}
 }
