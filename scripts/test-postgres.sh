@@ -3,7 +3,9 @@
 # then prints the variables to use it:
 #   eval "$(scripts/test-postgres.sh)"
 # It listens on 127.0.0.1:${PGTEST_PORT:-55432} with trust auth for the local
-# user "postgres" only, and keeps its data in ${PGTEST_DIR:-/tmp/fargateshop-pg}.
+# user "postgres" only: every other role must give its password (SCRAM), so
+# tests of password handling see what RDS does. It keeps its data in
+# ${PGTEST_DIR:-/tmp/fargateshop-pg}.
 # `scripts/test-postgres.sh stop` stops it.
 set -euo pipefail
 
@@ -36,7 +38,22 @@ if [ ! -s "$dir/PG_VERSION" ]; then
   [ "$(id -u)" = 0 ] && chown postgres: "$dir"
   as_pg "$bindir/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
 fi
-if ! as_pg "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+# Written on every start, so a cluster made by an older version of this script
+# (initdb --auth=trust trusted every role) gets the same rules.
+hba="local all postgres trust
+host all postgres 127.0.0.1/32 trust
+host all postgres ::1/128 trust
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256"
+hba_changed=""
+if [ "$(cat "$dir/pg_hba.conf")" != "$hba" ]; then
+  printf '%s\n' "$hba" | as_pg tee "$dir/pg_hba.conf" >/dev/null
+  hba_changed=1
+fi
+if as_pg "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+  [ -z "$hba_changed" ] || as_pg "$bindir/pg_ctl" -D "$dir" reload >&2
+else
   as_pg "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >&2
 fi
