@@ -198,7 +198,56 @@ func Validate(services []Service) error {
 	if defaults != 1 {
 		errs = append(errs, fmt.Errorf("want exactly one default service, got %d", defaults))
 	}
+	if _, err := StartOrder(services); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// StartOrder returns the services with every service after the services it
+// depends on, keeping declaration order otherwise. A service that starts
+// before a dependency exists may never reach it: ECS Service Connect gives a
+// task only the endpoints that existed when the task started. Dependencies
+// on undeclared services are ignored here (Validate reports them); a cycle
+// is an error, since no order can satisfy it.
+func StartOrder(services []Service) ([]Service, error) {
+	byName := map[string]Service{}
+	for _, s := range services {
+		byName[s.Name] = s
+	}
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var order []Service
+	var visit func(s Service, path []string) error
+	visit = func(s Service, path []string) error {
+		switch state[s.Name] {
+		case done:
+			return nil
+		case visiting:
+			return fmt.Errorf("service %q: dependency cycle %s", s.Name, strings.Join(append(path, s.Name), " -> "))
+		}
+		state[s.Name] = visiting
+		for _, d := range s.Dependencies {
+			if dep, ok := byName[d]; ok {
+				if err := visit(dep, append(path, s.Name)); err != nil {
+					return err
+				}
+			}
+		}
+		state[s.Name] = done
+		order = append(order, s)
+		return nil
+	}
+	for _, s := range services {
+		if err := visit(s, nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
 }
 
 // Match reports whether path matches an ALB path pattern.

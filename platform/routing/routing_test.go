@@ -98,6 +98,12 @@ func TestValidateRejects(t *testing.T) {
 		{"duplicate name", func(s []Service) []Service { s[1].Name = "a"; return s }, "declared twice"},
 		{"unreachable", func(s []Service) []Service { s[0].Paths = nil; return s }, "unreachable"},
 		{"unknown dependency", func(s []Service) []Service { s[0].Dependencies = []string{"ghost"}; return s }, "undeclared"},
+		{"dependency cycle", func(s []Service) []Service {
+			s[0].Dependencies = []string{"w"}
+			s[1].Dependencies = []string{"a"}
+			return s
+		}, "dependency cycle a -> w -> a"},
+		{"depends on itself", func(s []Service) []Service { s[0].Dependencies = []string{"a"}; return s }, "dependency cycle a -> a"},
 		{"bad port", func(s []Service) []Service { s[0].Port = 0; return s }, "out of range"},
 		{"bad health path", func(s []Service) []Service { s[0].HealthPath = "livez"; return s }, "health path"},
 		{"priority out of range", func(s []Service) []Service { s[0].Priority = 60000; return s }, "outside"},
@@ -112,5 +118,42 @@ func TestValidateRejects(t *testing.T) {
 				t.Errorf("Validate() = %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestStartOrderPutsDependenciesFirst(t *testing.T) {
+	services := []Service{
+		{Name: "web", Dependencies: []string{"orders", "catalog"}},
+		{Name: "orders", Dependencies: []string{"catalog"}},
+		{Name: "catalog"},
+		{Name: "audit"},
+	}
+	order, err := StartOrder(services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range order {
+		got = append(got, s.Name)
+	}
+	if want := "catalog orders web audit"; strings.Join(got, " ") != want {
+		t.Errorf("got order %v, want %s", got, want)
+	}
+	// The real declaration: every dependency comes before its dependents.
+	order, err = StartOrder(Services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, s := range order {
+		for _, d := range s.Dependencies {
+			if !seen[d] {
+				t.Errorf("%s comes before its dependency %s", s.Name, d)
+			}
+		}
+		seen[s.Name] = true
+	}
+	if len(order) != len(Services) {
+		t.Errorf("got %d services, want %d", len(order), len(Services))
 	}
 }
