@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ var settings = map[string]setting{
 	"dbInstanceClass":       {"db.t4g.micro", "string"},
 	"dbAllocatedStorage":    {"20", "integer"},
 	"dbMaxAllocatedStorage": {"100", "integer"},
-	"dbBackupRetentionDays": {"1", "integer"},
+	"dbBackupRetentionDays": {"7", "integer"},
 	"dbMultiAz":             {"false", "boolean"},
 	"dbDeletionProtection":  {"false", "boolean"},
 	"dbFinalSnapshot":       {"false", "boolean"},
@@ -135,6 +136,38 @@ func rangeStep(from, to, step int) []int {
 	}
 	return out
 }
+
+// tlsPolicies are the ALB security policies that negotiate TLS 1.2 and 1.3 or
+// TLS 1.3 only, from the table in "Security policies for your Application
+// Load Balancer" (Elastic Load Balancing user guide). A prefix check is not
+// enough: ELBSecurityPolicy-TLS13-1-0-2021-06 and -1-1- also start with
+// "TLS13" and still accept TLS 1.0 and 1.1.
+var tlsPolicies = []string{
+	"ELBSecurityPolicy-TLS13-1-2-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+	"ELBSecurityPolicy-TLS13-1-3-2021-06",
+	"ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+	"ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09",
+	"ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+}
+
+var rdsIdentifier = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 // CloudWatch Logs accepts only these retention periods (days).
 var logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
@@ -222,8 +255,9 @@ func (c Config) validate() []error {
 		"natGateways: got %q, want Single or OnePerAz", c.NatGateways)
 	check(c.CertificateArn == "" || strings.HasPrefix(c.CertificateArn, "arn:"),
 		"certificateArn: got %q, want an ACM certificate ARN or empty", c.CertificateArn)
-	check(strings.HasPrefix(c.SslPolicy, "ELBSecurityPolicy-TLS13-"),
-		"sslPolicy: got %q, want a TLS 1.3 policy (ELBSecurityPolicy-TLS13-...)", c.SslPolicy)
+	check(slices.Contains(tlsPolicies, c.SslPolicy),
+		"sslPolicy: got %q, want one of the policies that refuse TLS 1.0 and 1.1: %s",
+		c.SslPolicy, strings.Join(tlsPolicies, ", "))
 	check(c.DesyncMitigationMode == "defensive" || c.DesyncMitigationMode == "strictest",
 		"desyncMitigationMode: got %q, want defensive or strictest", c.DesyncMitigationMode)
 	check(c.AccessLogExpirationDays >= 1, "accessLogExpirationDays: got %d, want >= 1", c.AccessLogExpirationDays)
@@ -256,6 +290,12 @@ func (c Config) validate() []error {
 	check(c.DBBackupRetentionDays >= 1 && c.DBBackupRetentionDays <= 35,
 		"dbBackupRetentionDays: got %d, want 1..35", c.DBBackupRetentionDays)
 	check(c.DBName != "", "dbName: required")
+	// The instance identifier is <project>-<stack>: RDS wants 1..63
+	// letters, digits and single hyphens, starting with a letter.
+	id := dbIdentifier(c)
+	check(rdsIdentifier.MatchString(id) && !strings.Contains(id, "--") && !strings.HasSuffix(id, "-"),
+		"project/stack name: %q is not a valid RDS instance identifier (letters, digits, single hyphens, at most 63, starting with a letter)",
+		id)
 	return errs
 }
 

@@ -197,3 +197,38 @@ func TestPublicPath(t *testing.T) {
 		}
 	}
 }
+
+// A TLS 1.3 policy name is not enough: two of them still accept TLS 1.0 and
+// 1.1 (Elastic Load Balancing user guide, "Security policies for your
+// Application Load Balancer").
+func TestSSLPolicyRefusesOldTLS(t *testing.T) {
+	dev := stackConfig(t, "../Pulumi.dev.yaml")
+	cert := "arn:aws:acm:us-east-1:123456789012:certificate/dev"
+	for _, tc := range []struct {
+		policy string
+		ok     bool
+	}{
+		{"ELBSecurityPolicy-TLS13-1-2-2021-06", true},
+		{"ELBSecurityPolicy-TLS13-1-3-2021-06", true},
+		{"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09", true},
+		{"ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04", true},
+		{"ELBSecurityPolicy-TLS13-1-0-2021-06", false},
+		{"ELBSecurityPolicy-TLS13-1-1-2021-06", false},
+		{"ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04", false},
+		{"ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04", false},
+		{"ELBSecurityPolicy-2016-08", false},
+		{"ELBSecurityPolicy-TLS13-", false},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			_, err := runProgram(routing.Services, "dev", with(dev, map[string]string{
+				"shop:certificateArn": cert, "shop:sslPolicy": tc.policy,
+			}))
+			if got := err == nil; got != tc.ok {
+				t.Fatalf("sslPolicy %s: got accepted=%v (err %v), want %v", tc.policy, got, err, tc.ok)
+			}
+			if !tc.ok && !strings.Contains(err.Error(), "sslPolicy") {
+				t.Errorf("got error %q, want it to name sslPolicy", err)
+			}
+		})
+	}
+}

@@ -108,7 +108,7 @@ func containerDefinitions(cfg Config, spec routing.Service, all []routing.Servic
 		inputs = append(inputs, secrets[name])
 	}
 	if db != nil {
-		inputs = append(inputs, db.Address, db.Port)
+		inputs = append(inputs, db.Address, db.Port, db.SecretArn)
 	}
 
 	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
@@ -133,6 +133,8 @@ func containerDefinitions(cfg Config, spec routing.Service, all []routing.Servic
 			env["PGDATABASE"] = db.Name
 			env["PGUSER"] = db.User
 			env["PGSSLMODE"] = "require" // the parameter group refuses anything else
+			// Not a secret: where the app reads the rotating password.
+			env["PGPASSWORD_SECRET_ARN"] = rest[2].(string)
 		}
 		mounts := []mountPoint{{SourceVolume: "tmp", ContainerPath: "/tmp"}}
 		if cfg.EnableExecuteCommand {

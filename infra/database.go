@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -73,7 +74,26 @@ func newDatabase(ctx *pulumi.Context, name string, args databaseArgs, opts ...pu
 		return nil, err
 	}
 
+	// RDS creates a log group per exported log the first time it writes one,
+	// with no retention, and leaves it behind when the instance is deleted.
+	// Created here first (the instance waits for them), they get the stack's
+	// retention and go away with the stack. Their names embed the instance
+	// identifier, so the identifier is chosen here rather than generated.
+	identifier := dbIdentifier(cfg)
+	var logGroups []pulumi.Resource
+	for _, export := range dbLogExports {
+		group, err := cloudwatch.NewLogGroup(ctx, name+"-"+export, &cloudwatch.LogGroupArgs{
+			Name:            pulumi.String(rdsLogGroupName(identifier, export)),
+			RetentionInDays: pulumi.Int(cfg.LogRetentionDays),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		logGroups = append(logGroups, group)
+	}
+
 	instance, err := rds.NewInstance(ctx, name, &rds.InstanceArgs{
+		Identifier:          pulumi.String(identifier),
 		Engine:              pulumi.String("postgres"),
 		EngineVersion:       pulumi.String(cfg.DBEngineVersion),
 		InstanceClass:       pulumi.String(cfg.DBInstanceClass),
@@ -84,27 +104,25 @@ func newDatabase(ctx *pulumi.Context, name string, args databaseArgs, opts ...pu
 		Username:            pulumi.String(dbUser),
 		Port:                pulumi.Int(postgresPort),
 		// RDS generates the password and keeps it in Secrets Manager.
-		ManageMasterUserPassword: pulumi.Bool(true),
-		DbSubnetGroupName:        subnets.Name,
-		ParameterGroupName:       params.Name,
-		VpcSecurityGroupIds:      pulumi.StringArray{sg.ID()},
-		PubliclyAccessible:       pulumi.Bool(false),                    // RDS.2
-		StorageEncrypted:         pulumi.Bool(true),                     // RDS.3
-		BackupRetentionPeriod:    pulumi.Int(cfg.DBBackupRetentionDays), // RDS.11
-		AutoMinorVersionUpgrade:  pulumi.Bool(true),                     // RDS.13
-		MultiAz:                  pulumi.Bool(cfg.DBMultiAZ),
-		DeletionProtection:       pulumi.Bool(cfg.DBDeletionProtection), // RDS.7
-		SkipFinalSnapshot:        pulumi.Bool(!cfg.DBFinalSnapshot),
-		FinalSnapshotIdentifier:  finalSnapshotID(cfg),
-		CopyTagsToSnapshot:       pulumi.Bool(true),
-		EnabledCloudwatchLogsExports: pulumi.StringArray{
-			pulumi.String("postgresql"), pulumi.String("upgrade"),
-		},
+		ManageMasterUserPassword:         pulumi.Bool(true),
+		DbSubnetGroupName:                subnets.Name,
+		ParameterGroupName:               params.Name,
+		VpcSecurityGroupIds:              pulumi.StringArray{sg.ID()},
+		PubliclyAccessible:               pulumi.Bool(false),                    // RDS.2
+		StorageEncrypted:                 pulumi.Bool(true),                     // RDS.3
+		BackupRetentionPeriod:            pulumi.Int(cfg.DBBackupRetentionDays), // RDS.11
+		AutoMinorVersionUpgrade:          pulumi.Bool(true),                     // RDS.13
+		MultiAz:                          pulumi.Bool(cfg.DBMultiAZ),
+		DeletionProtection:               pulumi.Bool(cfg.DBDeletionProtection), // RDS.8
+		SkipFinalSnapshot:                pulumi.Bool(!cfg.DBFinalSnapshot),
+		FinalSnapshotIdentifier:          finalSnapshotID(cfg),
+		CopyTagsToSnapshot:               pulumi.Bool(true),
+		EnabledCloudwatchLogsExports:     pulumi.ToStringArray(dbLogExports),
 		IamDatabaseAuthenticationEnabled: pulumi.Bool(cfg.DBIAMAuth),
 		// Dev applies changes at once; elsewhere they wait for the
 		// maintenance window rather than restarting production mid-day.
 		ApplyImmediately: pulumi.Bool(cfg.ForceDestroy),
-	}, parent)
+	}, parent, pulumi.DependsOn(logGroups))
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +136,21 @@ func newDatabase(ctx *pulumi.Context, name string, args databaseArgs, opts ...pu
 		"port":      d.Port,
 		"secretArn": d.SecretArn,
 	})
+}
+
+// dbLogExports are the PostgreSQL logs RDS exports to CloudWatch Logs.
+var dbLogExports = []string{"postgresql", "upgrade"}
+
+// rdsLogGroupName is where RDS writes an exported log ("Publishing database
+// logs to Amazon CloudWatch Logs", Amazon RDS user guide).
+func rdsLogGroupName(identifier, export string) string {
+	return fmt.Sprintf("/aws/rds/instance/%s/%s", identifier, export)
+}
+
+// dbIdentifier is the RDS instance identifier: <project>-<stack>, which
+// loadConfig has checked against RDS's rules.
+func dbIdentifier(cfg Config) string {
+	return strings.ToLower(cfg.Project + "-" + cfg.Stack)
 }
 
 // finalSnapshotID names the snapshot RDS takes on delete; RDS rejects a delete

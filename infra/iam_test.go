@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -114,39 +113,21 @@ func TestIAMPoliciesHaveNoWildcards(t *testing.T) {
 	})
 }
 
-// TestExecutionRolesReadOnlyTheirSecrets proves each service can fetch exactly
-// the secrets its task definition references.
-func TestExecutionRolesReadOnlyTheirSecrets(t *testing.T) {
+// TestTaskRoleHoldsOnlyWhatTheAppUses: the app reads its database secret,
+// and ECS Exec (when on) opens SSM channels; the task role allows nothing
+// else. Which secrets each role reads is TestRolesReadOnlyTheirSecrets.
+func TestTaskRoleHoldsOnlyWhatTheAppUses(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		docs := policies(t, st)
 		for _, s := range routing.Services {
-			var readable []string
-			for _, stmt := range docs["aws:iam/rolePolicy:RolePolicy "+s.Name+"-execution"] {
-				if slices.Contains(strs(stmt.Action), "secretsmanager:GetSecretValue") {
-					readable = append(readable, strs(stmt.Resource)...)
-				}
-			}
-			var referenced []string
-			for _, ref := range container(t, st, s.Name).Secrets {
-				// "<arn>:password::" selects a JSON key of the secret <arn>.
-				referenced = append(referenced, strings.TrimSuffix(ref.ValueFrom, ":password::"))
-			}
-			sort.Strings(readable)
-			sort.Strings(referenced)
-			if fmt.Sprint(readable) != fmt.Sprint(referenced) {
-				t.Errorf("%s: execution role reads %v, want exactly the referenced secrets %v", s.Name, readable, referenced)
-			}
-
-			// The task role is empty unless ECS Exec is on, and then holds
-			// only the SSM channel actions.
-			taskPolicy, hasTaskPolicy := docs["aws:iam/rolePolicy:RolePolicy "+s.Name+"-exec"]
-			if hasTaskPolicy != sc.exec {
-				t.Errorf("%s: got task role policy %v, want one only when ECS Exec is on (%v)", s.Name, hasTaskPolicy, sc.exec)
+			taskPolicy, hasTaskPolicy := docs["aws:iam/rolePolicy:RolePolicy "+s.Name+"-task"]
+			if want := s.Database || sc.exec; hasTaskPolicy != want {
+				t.Errorf("%s: got task role policy %v, want %v (database secret or ECS Exec)", s.Name, hasTaskPolicy, want)
 			}
 			for _, stmt := range taskPolicy {
 				for _, a := range strs(stmt.Action) {
-					if !strings.HasPrefix(a, "ssmmessages:") {
-						t.Errorf("%s: task role allows %s, want only ssmmessages channel actions", s.Name, a)
+					if a != "secretsmanager:GetSecretValue" && (!sc.exec || !strings.HasPrefix(a, "ssmmessages:")) {
+						t.Errorf("%s: task role allows %s, want only GetSecretValue and, with ECS Exec, ssmmessages channels", s.Name, a)
 					}
 				}
 			}

@@ -103,11 +103,19 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 		}
 	}
 
+	// Services are created after the services they call (see StartOrder).
+	ordered, err := routing.StartOrder(services)
+	if err != nil {
+		return nil, err
+	}
+	created := map[string]*Service{}
 	serviceURLs := pulumi.StringMap{}
 	repositoryURLs := pulumi.StringMap{}
 	serviceNames := pulumi.StringMap{}
 	logGroups := pulumi.StringMap{}
-	for _, spec := range services {
+	taskDefinitions := pulumi.StringMap{}
+	targetGroups := pulumi.StringMap{}
+	for _, spec := range ordered {
 		args := serviceArgs{
 			Config: cfg, Spec: spec, Services: services, Source: source,
 			Provider: provider, AccountID: caller.AccountId,
@@ -123,6 +131,9 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 		if adminTokenReaders[spec.Name] {
 			args.AdminToken = adminToken
 		}
+		for _, dep := range spec.Dependencies {
+			args.Calls = append(args.Calls, created[dep])
+		}
 		svc, err := newService(ctx, args, useProvider)
 		if err != nil {
 			return nil, err
@@ -131,16 +142,23 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 		repositoryURLs[spec.Name] = svc.RepositoryURL
 		serviceNames[spec.Name] = svc.Name
 		logGroups[spec.Name] = svc.LogGroupName
+		taskDefinitions[spec.Name] = svc.TaskDefinitionArn
+		targetGroups[spec.Name] = loadBalancer.TargetGroups[spec.Name].Arn
+		created[spec.Name] = svc
 	}
 
 	return pulumi.Map{
-		"url":              loadBalancer.URL,
-		"serviceUrls":      serviceURLs,
-		"repositoryUrls":   repositoryURLs,
-		"clusterName":      cluster.Name,
-		"serviceNames":     serviceNames,
-		"logGroupNames":    logGroups,
-		"databaseEndpoint": pulumi.Sprintf("%s:%d", database.Address, database.Port),
+		"url":            loadBalancer.URL,
+		"serviceUrls":    serviceURLs,
+		"repositoryUrls": repositoryURLs,
+		"clusterName":    cluster.Name,
+		"serviceNames":   serviceNames,
+		"logGroupNames":  logGroups,
+		// What `make deploy` checks after `pulumi up` (infra/deploycheck).
+		"region":             pulumi.String(cfg.Region),
+		"taskDefinitionArns": taskDefinitions,
+		"targetGroupArns":    targetGroups,
+		"databaseEndpoint":   pulumi.Sprintf("%s:%d", database.Address, database.Port),
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -35,8 +36,15 @@ type recorded struct {
 	// Providers the provider map a component was given.
 	Provider  string
 	Providers map[string]string
+	// DependsOn are the URNs the resource waits for (explicit dependsOn and
+	// the resources its inputs come from).
+	DependsOn []string
 	Inputs    map[string]any
 	Outputs   map[string]any
+	// Transforms are the transforms given in the resource's options. The
+	// mock engine does not run them on a component's children; tests run
+	// them on what the component's provider registers (see applyTransforms).
+	Transforms []pulumi.ResourceTransform
 }
 
 // recordedCall is one invoke the program made.
@@ -56,16 +64,18 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	inputs := plainMap(args.Inputs)
 	id, outputs := mockOutputs(args.TypeToken, args.Name, inputs)
 	rec := recorded{
-		Type:    args.TypeToken,
-		Name:    args.Name,
-		Custom:  args.Custom,
-		Inputs:  inputs,
-		Outputs: outputs,
+		Type:       args.TypeToken,
+		Name:       args.Name,
+		Custom:     args.Custom,
+		Inputs:     inputs,
+		Outputs:    outputs,
+		Transforms: args.Transforms,
 	}
 	if rpc := args.RegisterRPC; rpc != nil {
 		rec.Parent = rpc.GetParent()
 		rec.Provider = rpc.GetProvider()
 		rec.Providers = rpc.GetProviders()
+		rec.DependsOn = rpc.GetDependencies()
 	}
 	m.mu.Lock()
 	m.resources = append(m.resources, rec)
@@ -94,6 +104,21 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return nil, fmt.Errorf("unmocked invoke %s", args.Token)
 	}
 	return resource.NewPropertyMapFromMap(out), nil
+}
+
+// applyTransforms runs a component's transforms, in order, on a child the
+// component's provider would register, as the engine does for packaged
+// components, and returns the child's final properties and options.
+func applyTransforms(r recorded, child pulumi.ResourceTransformArgs) (pulumi.Map, pulumi.ResourceOptions) {
+	props, opts := child.Props, child.Opts
+	for _, transform := range r.Transforms {
+		args := child
+		args.Props, args.Opts = props, opts
+		if res := transform(context.Background(), &args); res != nil {
+			props, opts = res.Props, res.Opts
+		}
+	}
+	return props, opts
 }
 
 func toAny[T any](xs []T) []any {

@@ -76,7 +76,8 @@ func newNetwork(ctx *pulumi.Context, name string, args networkArgs, opts ...pulu
 		},
 		EnableDnsHostnames: pulumi.Bool(true),
 		EnableDnsSupport:   pulumi.Bool(true),
-	}, parent, pulumi.Providers(args.Provider))
+	}, parent, pulumi.Providers(args.Provider),
+		pulumi.Transforms([]pulumi.ResourceTransform{noPublicIPOnLaunch}))
 	if err != nil {
 		return nil, err
 	}

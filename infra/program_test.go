@@ -262,7 +262,8 @@ func TestDeclarationAndInfraAgree(t *testing.T) {
 		for _, want := range perService {
 			var got []string
 			for _, r := range st.ofType(want.typ) {
-				if r.Name != "network-flow-logs" {
+				// The flow log and RDS's own log groups belong to no service.
+				if r.Name != "network-flow-logs" && !strings.HasPrefix(r.Name, "database-") {
 					got = append(got, r.Name)
 				}
 			}
@@ -412,7 +413,9 @@ func TestServiceWiring(t *testing.T) {
 				want["PGDATABASE"] = "shop"
 				want["PGUSER"] = "shop"
 				want["PGSSLMODE"] = "require"
-				wantSecrets["PGPASSWORD"] = dbSecret + ":password::"
+				// Read by the app on every new connection, never injected
+				// at start: RDS rotates it.
+				want["PGPASSWORD_SECRET_ARN"] = dbSecret
 			}
 			if s.Name == "catalog" {
 				wantSecrets["ADMIN_TOKEN"] = adminSecret
@@ -610,6 +613,7 @@ func TestOutputs(t *testing.T) {
 	for _, sc := range scenarios(t) {
 		t.Run(sc.name, func(t *testing.T) {
 			got := stackOutputs(t, sc)
+			st := sc.run(t)
 			scheme := "http://"
 			if sc.https {
 				scheme = "https://"
@@ -622,10 +626,24 @@ func TestOutputs(t *testing.T) {
 			if fmt.Sprint(got["serviceUrls"]) != fmt.Sprint(wantURLs) {
 				t.Errorf("got service urls %v, want %v", got["serviceUrls"], wantURLs)
 			}
-			for _, key := range []string{"repositoryUrls", "serviceNames", "logGroupNames"} {
+			for _, key := range []string{"repositoryUrls", "serviceNames", "logGroupNames", "taskDefinitionArns", "targetGroupArns"} {
 				m, _ := got[key].(map[string]string)
 				if len(m) != len(routing.Services) {
 					t.Errorf("got %s %v, want one per service", key, got[key])
+				}
+			}
+			// What the deploy check compares with what ECS runs.
+			if got := fmt.Sprint(got["region"]); got != sc.config["aws:region"] {
+				t.Errorf("got region %q, want %q", got, sc.config["aws:region"])
+			}
+			for _, s := range routing.Services {
+				task := st.one(t, "aws:ecs/taskDefinition:TaskDefinition", s.Name)
+				if got := got["taskDefinitionArns"].(map[string]string)[s.Name]; got != task.Outputs["arn"] {
+					t.Errorf("%s: got task definition output %q, want %v", s.Name, got, task.Outputs["arn"])
+				}
+				tg := st.one(t, "aws:lb/targetGroup:TargetGroup", s.Name)
+				if got := got["targetGroupArns"].(map[string]string)[s.Name]; got != tg.Outputs["arn"] {
+					t.Errorf("%s: got target group output %q, want %v", s.Name, got, tg.Outputs["arn"])
 				}
 			}
 			if got := got["serviceNames"].(map[string]string)["orders"]; got != "orders" {

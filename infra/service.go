@@ -20,6 +20,14 @@ import (
 // keepImages is how many pushed images each repository keeps.
 const keepImages = 20
 
+// A deployment whose targets answer this many 5xx in each of two straight
+// minutes is rolled back by ECS (the service's deployment alarm), even when
+// its tasks pass their health checks.
+const (
+	deployAlarm5xxPerMinute = 10
+	deployAlarmMinutes      = 2
+)
+
 // Service is one declared app running on Fargate behind the ALB.
 type Service struct {
 	pulumi.ResourceState
@@ -28,6 +36,12 @@ type Service struct {
 	RepositoryURL pulumi.StringOutput
 	LogGroupName  pulumi.StringOutput
 	ImageURI      pulumi.StringOutput
+	// TaskDefinitionArn is the revision this deployment registered; the
+	// deploy check compares it with what ECS actually runs.
+	TaskDefinitionArn pulumi.StringOutput
+
+	// ecs is the ECS service; the services that call this one wait for it.
+	ecs *ecs.Service
 }
 
 type serviceArgs struct {
@@ -48,6 +62,8 @@ type serviceArgs struct {
 	Database *Database
 	// AdminToken is nil for services that do not read ADMIN_TOKEN.
 	AdminToken *AdminToken
+	// Calls are the services this one depends on, already created.
+	Calls []*Service
 }
 
 func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOption) (*Service, error) {
@@ -77,7 +93,8 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 		ImageTag:      pulumi.String(tag),
 		// The binary reports the tag as its version.
 		Args: pulumi.StringMap{"VERSION": pulumi.String(tag)},
-	}, parent, pulumi.Providers(args.Provider))
+	}, parent, pulumi.Providers(args.Provider),
+		pulumi.Transforms([]pulumi.ResourceTransform{retainPushedImages}))
 	if err != nil {
 		return nil, err
 	}
@@ -91,24 +108,33 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 
-	// Secrets the container receives, by variable name; the execution role
-	// may read exactly these.
+	// Secrets ECS resolves once, when a task starts, by variable name; the
+	// execution role may read exactly these.
 	secrets := map[string]pulumi.StringInput{}
-	var secretArns pulumi.StringArray
-	if args.Database != nil {
-		// ECS extracts one JSON key: <secret-arn>:<json-key>:<stage>:<version>.
-		secrets["PGPASSWORD"] = pulumi.Sprintf("%s:password::", args.Database.SecretArn)
-		secretArns = append(secretArns, args.Database.SecretArn)
-	}
+	var startSecrets pulumi.StringArray
 	if args.AdminToken != nil {
 		secrets["ADMIN_TOKEN"] = args.AdminToken.SecretArn
-		secretArns = append(secretArns, args.AdminToken.SecretArn)
+		startSecrets = append(startSecrets, args.AdminToken.SecretArn)
+	}
+	// The database password is not one of them: RDS rotates it every seven
+	// days, and a value injected at start would stop working for new
+	// connections then. The app reads it from Secrets Manager whenever it
+	// opens a connection (platform/postgres), with the task role.
+	var appSecrets pulumi.StringArray
+	if args.Database != nil {
+		appSecrets = append(appSecrets, args.Database.SecretArn)
 	}
 
-	execRole, taskRole, err := newRoles(ctx, spec.Name, cfg, args.AccountID, tags, repo.Arn, logs.Arn, secretArns, parent)
+	roles, err := newRoles(ctx, spec.Name, cfg, args.AccountID, tags, roleGrants{
+		Repository: repo.Arn, LogGroup: logs.Arn, StartSecrets: startSecrets, AppSecrets: appSecrets,
+	}, parent)
 	if err != nil {
 		return nil, err
 	}
+	// IAM is eventually consistent, and ECS checks a role's permissions
+	// when it registers the task definition and starts tasks: both wait
+	// for the role policies, not only the roles.
+	afterPolicies := pulumi.DependsOn(roles.Policies)
 
 	containers := containerDefinitions(cfg, spec, args.Services, image.ImageUri, logs.Name, args.Database, secrets)
 	task, err := ecs.NewTaskDefinition(ctx, spec.Name, &ecs.TaskDefinitionArgs{
@@ -121,14 +147,30 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 			OperatingSystemFamily: pulumi.String("LINUX"),
 			CpuArchitecture:       pulumi.String(cfg.CPUArchitecture()),
 		},
-		ExecutionRoleArn:     execRole.Arn,
-		TaskRoleArn:          taskRole.Arn,
+		ExecutionRoleArn:     roles.Execution.Arn,
+		TaskRoleArn:          roles.Task.Arn,
 		ContainerDefinitions: containers,
 		Volumes:              taskVolumes(cfg),
 		Tags:                 tags,
-	}, parent)
+	}, parent, afterPolicies)
 	if err != nil {
 		return nil, err
+	}
+
+	alarm, err := deploymentAlarm(ctx, spec.Name, args.LoadBalancer.ArnSuffix, args.TargetGroup.ArnSuffix, tags, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	// A service starts after the services it calls: Service Connect gives a
+	// task only the endpoints that existed when it started, so orders
+	// started before catalog could not resolve catalog until redeployed.
+	// The capacity providers must exist, and a target group must be
+	// attached to a listener before a service can register into it.
+	dependsOn := append([]pulumi.Resource{args.Cluster.CapacityProviders}, args.LoadBalancer.Listeners...)
+	dependsOn = append(dependsOn, roles.Policies...)
+	for _, callee := range args.Calls {
+		dependsOn = append(dependsOn, callee.ecs)
 	}
 
 	service, err := ecs.NewService(ctx, spec.Name, &ecs.ServiceArgs{
@@ -155,6 +197,20 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 			Enable:   pulumi.Bool(true),
 			Rollback: pulumi.Bool(true),
 		},
+		// Tasks that pass their health checks but answer errors roll the
+		// deployment back as well.
+		Alarms: &ecs.ServiceAlarmsArgs{
+			AlarmNames: pulumi.StringArray{alarm.Name},
+			Enable:     pulumi.Bool(true),
+			Rollback:   pulumi.Bool(true),
+		},
+		// terraform-provider-aws v5 replaces a service whose capacity
+		// provider strategy changes (delete, then create: an outage)
+		// unless force_new_deployment is set, in which case it updates the
+		// service in place with a new deployment. The cost: every update
+		// of the service starts a deployment, which task definition
+		// changes do anyway.
+		ForceNewDeployment:            pulumi.Bool(true),
 		HealthCheckGracePeriodSeconds: pulumi.Int(cfg.HealthCheckGracePeriodSeconds),
 		EnableExecuteCommand:          pulumi.Bool(cfg.EnableExecuteCommand),
 		// Every service is client and server: it is reachable as
@@ -183,16 +239,15 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 		},
 		PropagateTags:        pulumi.String("SERVICE"),
 		EnableEcsManagedTags: pulumi.Bool(true),
-		// `pulumi up` returns once the new tasks serve traffic, so the
-		// smoke test can run right after it.
+		// `pulumi up` waits for the service to settle. Provider v5 also
+		// calls a rolled-back deployment settled, so `make deploy` checks
+		// what ECS really runs afterwards (infra/deploycheck).
 		WaitForSteadyState: pulumi.Bool(true),
 		Tags:               tags,
 	}, parent,
 		// Autoscaling owns the running count after the first deploy.
 		pulumi.IgnoreChanges([]string{"desiredCount"}),
-		// A target group must be attached to a listener before a service
-		// can register into it, and the capacity providers must exist.
-		pulumi.DependsOn(append([]pulumi.Resource{args.Cluster.CapacityProviders}, args.LoadBalancer.Listeners...)))
+		pulumi.DependsOn(dependsOn))
 	if err != nil {
 		return nil, err
 	}
@@ -206,11 +261,14 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	s.RepositoryURL = repo.RepositoryUrl
 	s.LogGroupName = logs.Name
 	s.ImageURI = image.ImageUri
+	s.TaskDefinitionArn = task.Arn
+	s.ecs = service
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
-		"name":          s.Name,
-		"repositoryUrl": s.RepositoryURL,
-		"logGroupName":  s.LogGroupName,
-		"imageUri":      s.ImageURI,
+		"name":              s.Name,
+		"repositoryUrl":     s.RepositoryURL,
+		"logGroupName":      s.LogGroupName,
+		"imageUri":          s.ImageURI,
+		"taskDefinitionArn": s.TaskDefinitionArn,
 	})
 }
 
@@ -256,20 +314,38 @@ func newRepository(ctx *pulumi.Context, name string, cfg Config, tags pulumi.Str
 	return repo, err
 }
 
+// roleGrants are the resources a service's two roles may use.
+type roleGrants struct {
+	Repository, LogGroup pulumi.StringOutput
+	// StartSecrets are resolved by ECS when a task starts (execution role).
+	StartSecrets pulumi.StringArray
+	// AppSecrets are read by the app itself while it runs (task role).
+	AppSecrets pulumi.StringArray
+}
+
+// serviceRoles are a service's roles and the policies that give them their
+// permissions.
+type serviceRoles struct {
+	Execution, Task *iam.Role
+	Policies        []pulumi.Resource
+}
+
 // newRoles creates the execution role (used by ECS to pull the image, write
-// logs and fetch this service's secrets) and the task role (used by the app).
-// The apps call no AWS API, so the task role is empty unless ECS Exec is on.
+// logs and fetch the secrets it injects at start) and the task role (used by
+// the app: its own runtime secrets, and ECS Exec when it is on).
 func newRoles(ctx *pulumi.Context, name string, cfg Config, accountID string, tags pulumi.StringMap,
-	repoArn, logGroupArn pulumi.StringOutput, secretArns pulumi.StringArray, parent pulumi.ResourceOrInvokeOption,
-) (exec, task *iam.Role, err error) {
-	exec, err = iam.NewRole(ctx, name+"-execution", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("ECS agent for %s: image, logs, secrets", name),
+	grants roleGrants, parent pulumi.ResourceOrInvokeOption,
+) (*serviceRoles, error) {
+	roles := &serviceRoles{}
+	exec, err := iam.NewRole(ctx, name+"-execution", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("ECS agent for %s: image, logs, start-up secrets", name),
 		AssumeRolePolicy: assumeRolePolicy("ecs-tasks.amazonaws.com", accountID),
 		Tags:             tags,
 	}, parent)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	roles.Execution = exec
 	statements := []statement{
 		{
 			// ECR issues registry-wide tokens: this action has no resource.
@@ -280,55 +356,99 @@ func newRoles(ctx *pulumi.Context, name string, cfg Config, accountID string, ta
 		{
 			Sid:       "PullOwnImage",
 			Actions:   []string{"ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"},
-			Resources: pulumi.StringArray{repoArn},
+			Resources: pulumi.StringArray{grants.Repository},
 		},
 		{
 			Sid:       "WriteOwnLogs",
 			Actions:   []string{"logs:CreateLogStream", "logs:PutLogEvents"},
-			Resources: pulumi.StringArray{pulumi.Sprintf("%s:*", logGroupArn)},
+			Resources: pulumi.StringArray{pulumi.Sprintf("%s:*", grants.LogGroup)},
 		},
 	}
-	if len(secretArns) > 0 {
+	if len(grants.StartSecrets) > 0 {
 		statements = append(statements, statement{
 			Sid:       "ReadOwnSecrets",
 			Actions:   []string{"secretsmanager:GetSecretValue"},
-			Resources: secretArns,
+			Resources: grants.StartSecrets,
 		})
 	}
-	if _, err := iam.NewRolePolicy(ctx, name+"-execution", &iam.RolePolicyArgs{
+	execPolicy, err := iam.NewRolePolicy(ctx, name+"-execution", &iam.RolePolicyArgs{
 		Role:   exec.Name,
 		Policy: policyDocument(statements...),
-	}, parent); err != nil {
-		return nil, nil, err
+	}, parent)
+	if err != nil {
+		return nil, err
 	}
+	roles.Policies = append(roles.Policies, execPolicy)
 
-	task, err = iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
+	task, err := iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
 		Description:      pulumi.Sprintf("Application role of %s", name),
 		AssumeRolePolicy: assumeRolePolicy("ecs-tasks.amazonaws.com", accountID),
 		Tags:             tags,
 	}, parent)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	roles.Task = task
+	var appStatements []statement
+	if len(grants.AppSecrets) > 0 {
+		appStatements = append(appStatements, statement{
+			// Exactly the secrets named in the task's environment; the
+			// RDS-managed secret uses the account's aws/secretsmanager key,
+			// which needs no kms:Decrypt grant.
+			Sid:       "ReadRuntimeSecrets",
+			Actions:   []string{"secretsmanager:GetSecretValue"},
+			Resources: grants.AppSecrets,
+		})
 	}
 	if cfg.EnableExecuteCommand {
 		// ECS Exec opens SSM channels. AWS documents these four actions
 		// with Resource "*" (they take no resource ARN); they are named
 		// one by one, never "ssmmessages:*".
-		if _, err := iam.NewRolePolicy(ctx, name+"-exec", &iam.RolePolicyArgs{
-			Role: task.Name,
-			Policy: policyDocument(statement{
-				Sid: "EcsExecChannels",
-				Actions: []string{
-					"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-					"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
-				},
-				Resources: pulumi.StringArray{pulumi.String("*")},
-			}),
-		}, parent); err != nil {
-			return nil, nil, err
-		}
+		appStatements = append(appStatements, statement{
+			Sid: "EcsExecChannels",
+			Actions: []string{
+				"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+				"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+			},
+			Resources: pulumi.StringArray{pulumi.String("*")},
+		})
 	}
-	return exec, task, nil
+	if len(appStatements) > 0 {
+		taskPolicy, err := iam.NewRolePolicy(ctx, name+"-task", &iam.RolePolicyArgs{
+			Role:   task.Name,
+			Policy: policyDocument(appStatements...),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		roles.Policies = append(roles.Policies, taskPolicy)
+	}
+	return roles, nil
+}
+
+// deploymentAlarm watches the 5xx answers of a service's targets. ECS reads it
+// during each deployment (the service's alarms block) and rolls back when it
+// fires. Missing data is no traffic, not a failure.
+func deploymentAlarm(ctx *pulumi.Context, name string, albSuffix, targetGroupSuffix pulumi.StringOutput,
+	tags pulumi.StringMap, parent pulumi.ResourceOrInvokeOption,
+) (*cloudwatch.MetricAlarm, error) {
+	return cloudwatch.NewMetricAlarm(ctx, name+"-5xx", &cloudwatch.MetricAlarmArgs{
+		AlarmDescription: pulumi.Sprintf("%s: targets answer 5xx; ECS rolls back a deployment while this is in ALARM", name),
+		Namespace:        pulumi.String("AWS/ApplicationELB"),
+		MetricName:       pulumi.String("HTTPCode_Target_5XX_Count"),
+		Dimensions: pulumi.StringMap{
+			"LoadBalancer": albSuffix,
+			"TargetGroup":  targetGroupSuffix,
+		},
+		Statistic:          pulumi.String("Sum"),
+		Period:             pulumi.Int(60),
+		EvaluationPeriods:  pulumi.Int(deployAlarmMinutes),
+		DatapointsToAlarm:  pulumi.Int(deployAlarmMinutes),
+		Threshold:          pulumi.Float64(deployAlarm5xxPerMinute),
+		ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
+		TreatMissingData:   pulumi.String("notBreaching"),
+		Tags:               tags,
+	}, parent)
 }
 
 // autoscale keeps between minTasks and maxTasks running, scaling on whichever
