@@ -48,7 +48,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 		return err
 	}
 
-	pool, err := postgres.Open(ctx, log, cfg.DatabaseURL, int32(cfg.MaxConns), 30*time.Second)
+	pool, err := postgres.Open(ctx, log, cfg.DatabaseURL, nil, int32(cfg.MaxConns), 30*time.Second)
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("open database: %w", err)

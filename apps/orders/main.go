@@ -61,7 +61,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	if err != nil {
 		return err
 	}
-	pool, err := platformpg.Open(ctx, log, cfg.databaseURL, int32(cfg.maxConns), 30*time.Second)
+	pool, err := platformpg.Open(ctx, log, cfg.databaseURL, nil, int32(cfg.maxConns), 30*time.Second)
 	if err != nil {
 		return err
 	}

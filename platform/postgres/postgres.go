@@ -18,11 +18,13 @@ import (
 )
 
 // Open returns a pool for dsn, or for the standard PG* variables when dsn is
-// empty (how the ECS task definition passes the RDS endpoint and the
-// password from Secrets Manager). It waits up to wait for the database to
-// answer, logging each failed attempt, so a task that starts while the
-// database reboots recovers on its own.
-func Open(ctx context.Context, log *slog.Logger, dsn string, maxConns int32, wait time.Duration) (*pgxpool.Pool, error) {
+// empty (how the ECS task definition passes the RDS endpoint). With creds,
+// every new connection asks them for its password (and user), and a call
+// whose connection is refused for its password is retried once (see Pool);
+// without, the password is the one of dsn or PGPASSWORD, read once. It
+// waits up to wait for the database to answer, logging each failed attempt,
+// so a task that starts while the database reboots recovers on its own.
+func Open(ctx context.Context, log *slog.Logger, dsn string, creds Credentials, maxConns int32, wait time.Duration) (*Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx errors can echo the DSN; never log or return the password.
@@ -39,15 +41,30 @@ func Open(ctx context.Context, log *slog.Logger, dsn string, maxConns int32, wai
 	// A statement that runs away must not hold a connection forever.
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = "10000"
 	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
+	if creds != nil {
+		// cc is the pool's copy for this one connection.
+		cfg.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
+			user, password, err := creds.Credentials(ctx)
+			if err != nil {
+				return fmt.Errorf("database credentials: %w", err)
+			}
+			if user != "" {
+				cc.User = user
+			}
+			cc.Password = password
+			return nil
+		}
+	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		RegisterUUID(c.TypeMap())
 		return nil
 	}
 
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pgxPool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
 	}
+	pool := &Pool{Pool: pgxPool, creds: creds, log: log}
 	deadline := time.Now().Add(wait)
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -74,7 +91,7 @@ var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // Migrate applies every *.sql file of fsys, in lexical order, that schema
 // has not recorded yet. Each file runs in its own transaction. A session
 // advisory lock serialises replicas that start at the same moment.
-func Migrate(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, schema string, fsys fs.FS) error {
+func Migrate(ctx context.Context, log *slog.Logger, pool *Pool, schema string, fsys fs.FS) error {
 	if !schemaName.MatchString(schema) {
 		return fmt.Errorf("migrate: invalid schema name %q", schema)
 	}

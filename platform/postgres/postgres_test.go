@@ -30,7 +30,7 @@ func TestMigrateConcurrentReplicas(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pool, err := postgres.Open(ctx, log, dsn, 2, 5*time.Second)
+			pool, err := postgres.Open(ctx, log, dsn, nil, 2, 5*time.Second)
 			if err != nil {
 				errs <- err
 				return
@@ -46,7 +46,7 @@ func TestMigrateConcurrentReplicas(t *testing.T) {
 			t.Fatalf("Migrate: %v", err)
 		}
 	}
-	pool, err := postgres.Open(ctx, log, dsn, 2, 5*time.Second)
+	pool, err := postgres.Open(ctx, log, dsn, nil, 2, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestMigrateFailedFileIsNotRecorded(t *testing.T) {
 	dsn := postgrestest.NewDatabase(t)
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool, err := postgres.Open(ctx, log, dsn, 2, 5*time.Second)
+	pool, err := postgres.Open(ctx, log, dsn, nil, 2, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestMigrateFailedFileIsNotRecorded(t *testing.T) {
 
 func TestOpenHidesPassword(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	_, err := postgres.Open(context.Background(), log, "postgres://u:s3cret@127.0.0.1:1/db?connect_timeout=1", 1, 0)
+	_, err := postgres.Open(context.Background(), log, "postgres://u:s3cret@127.0.0.1:1/db?connect_timeout=1", nil, 1, 0)
 	if err == nil {
 		t.Fatal("Open on a closed port = nil, want error")
 	}

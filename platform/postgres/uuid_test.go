@@ -21,7 +21,7 @@ import (
 // server's text form must match the Go value's String.
 func TestUUIDRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), postgrestest.NewDatabase(t), 2, 5*time.Second)
+	pool, err := postgres.Open(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), postgrestest.NewDatabase(t), nil, 2, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fargateshop/shop/apps/catalog/internal/catalog"
 	"github.com/fargateshop/shop/platform/apperr"
+	platformpg "github.com/fargateshop/shop/platform/postgres"
 )
 
 // Schema is the PostgreSQL schema the catalog owns.
@@ -41,12 +41,12 @@ func Migrations() fs.FS {
 
 // Store is the catalog's PostgreSQL storage.
 type Store struct {
-	pool *pgxpool.Pool
+	pool *platformpg.Pool
 	ttl  time.Duration // how long a reservation holds stock
 }
 
 // NewStore returns a Store on pool whose reservations expire after ttl.
-func NewStore(pool *pgxpool.Pool, ttl time.Duration) *Store {
+func NewStore(pool *platformpg.Pool, ttl time.Duration) *Store {
 	return &Store{pool: pool, ttl: ttl}
 }
 

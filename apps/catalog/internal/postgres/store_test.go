@@ -22,10 +22,10 @@ import (
 var discard = slog.New(slog.DiscardHandler)
 
 // openPool opens a pool on a fresh, unmigrated database.
-func openPool(t *testing.T) *pgxpool.Pool {
+func openPool(t *testing.T) *platformpg.Pool {
 	t.Helper()
 	dsn := postgrestest.NewDatabase(t)
-	pool, err := platformpg.Open(context.Background(), discard, dsn, 20, 5*time.Second)
+	pool, err := platformpg.Open(context.Background(), discard, dsn, nil, 20, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func openPool(t *testing.T) *pgxpool.Pool {
 
 // newStore returns a Store on a fresh, migrated database (with the seed
 // products, which tests leave alone).
-func newStore(t *testing.T, ttl time.Duration) (*Store, *pgxpool.Pool) {
+func newStore(t *testing.T, ttl time.Duration) (*Store, *platformpg.Pool) {
 	t.Helper()
 	pool := openPool(t)
 	if err := platformpg.Migrate(context.Background(), discard, pool, Schema, Migrations()); err != nil {
@@ -403,7 +403,7 @@ func TestConfirmAndRelease(t *testing.T) {
 }
 
 // Invariant 1 of the design: stock given = stock now + confirmed units.
-func checkInvariant(t *testing.T, pool *pgxpool.Pool, p catalog.Product, given int) {
+func checkInvariant(t *testing.T, pool *platformpg.Pool, p catalog.Product, given int) {
 	t.Helper()
 	var now, confirmed int
 	err := pool.QueryRow(context.Background(), `SELECT p.stock, COALESCE((SELECT sum(i.quantity)
@@ -588,12 +588,12 @@ func TestConfirmReleaseSweeperRace(t *testing.T) {
 
 func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+	pgxPool, err := pgxpool.New(ctx, "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
-	s := NewStore(pool, time.Minute)
+	defer pgxPool.Close()
+	s := NewStore(&platformpg.Pool{Pool: pgxPool}, time.Minute)
 	_, err = s.ListProducts(ctx, "", 10)
 	if code := apperr.CodeOf(err); code != apperr.Unavailable {
 		t.Errorf("list: got %s (%v), want unavailable", code, err)

@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/platform/apperr"
@@ -29,7 +28,7 @@ var migrations embed.FS
 const Schema = "orders"
 
 // Migrate applies the embedded migrations.
-func Migrate(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool) error {
+func Migrate(ctx context.Context, log *slog.Logger, pool *platformpg.Pool) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -39,11 +38,11 @@ func Migrate(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool) error {
 
 // Store is the orders database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool *platformpg.Pool
 }
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *platformpg.Pool) *Store { return &Store{pool: pool} }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/apps/orders/internal/postgres"
@@ -20,11 +19,11 @@ import (
 	"github.com/fargateshop/shop/platform/postgres/postgrestest"
 )
 
-func newStore(t *testing.T) (*postgres.Store, *pgxpool.Pool) {
+func newStore(t *testing.T) (*postgres.Store, *platformpg.Pool) {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool, err := platformpg.Open(ctx, log, postgrestest.NewDatabase(t), 20, 5*time.Second)
+	pool, err := platformpg.Open(ctx, log, postgrestest.NewDatabase(t), nil, 20, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +44,7 @@ func attempt(key string, lease time.Duration) order.Attempt {
 		NewOrderID: uuid.New(), Lease: lease}
 }
 
-func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
+func count(t *testing.T, pool *platformpg.Pool, sql string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fargateshop/shop/apps/orders/internal/catalog"
 	"github.com/fargateshop/shop/apps/orders/internal/catalog/catalogtest"
@@ -22,7 +21,7 @@ import (
 
 type env struct {
 	store *postgres.Store
-	pool  *pgxpool.Pool
+	pool  *platformpg.Pool
 	fake  *catalogtest.Server
 	cat   *catalog.Client
 	rec   *reconcile.Reconciler
@@ -34,7 +33,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool, err := platformpg.Open(ctx, log, postgrestest.NewDatabase(t), 10, 5*time.Second)
+	pool, err := platformpg.Open(ctx, log, postgrestest.NewDatabase(t), nil, 10, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fargateshop/shop/apps/orders/internal/catalog"
 	"github.com/fargateshop/shop/apps/orders/internal/catalog/catalogtest"
@@ -29,7 +28,7 @@ type env struct {
 	h     http.Handler
 	cat   *catalogtest.Server
 	store *postgres.Store
-	pool  *pgxpool.Pool
+	pool  *platformpg.Pool
 	chair string // product id, stock 5, 1250 EUR cents
 	desk  string // product id, stock 2, 9900 EUR cents
 }
@@ -38,7 +37,7 @@ func newEnv(t *testing.T, lease time.Duration) *env {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool, err := platformpg.Open(ctx, log, postgrestest.NewDatabase(t), 20, 5*time.Second)
+	pool, err := platformpg.Open(ctx, log, postgrestest.NewDatabase(t), nil, 20, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
