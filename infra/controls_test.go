@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -306,4 +309,70 @@ func TestSecurityControls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRolesReadOnlyTheirSecrets proves each role may read exactly the secrets
+// its task uses: the execution role those ECS injects at start (the task
+// definition's secrets), the task role those the app fetches itself (named
+// by *_SECRET_ARN variables), and no other role any secret.
+func TestRolesReadOnlyTheirSecrets(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		docs := policies(t, st)
+		readers := map[string][]string{} // policy owner -> secrets it may read
+		for owner, statements := range docs {
+			for _, stmt := range statements {
+				if stmt.Effect == "Allow" && slices.Contains(strs(stmt.Action), "secretsmanager:GetSecretValue") {
+					readers[owner] = append(readers[owner], strs(stmt.Resource)...)
+				}
+			}
+		}
+		want := map[string][]string{}
+		for _, s := range routing.Services {
+			c := container(t, st, s.Name)
+			for _, ref := range c.Secrets {
+				// <arn>:<json-key>:<stage>:<version> selects part of <arn>.
+				arn := ref.ValueFrom
+				if parts := strings.Split(arn, ":"); len(parts) > 7 {
+					arn = strings.Join(parts[:7], ":")
+				}
+				want["aws:iam/rolePolicy:RolePolicy "+s.Name+"-execution"] = append(want["aws:iam/rolePolicy:RolePolicy "+s.Name+"-execution"], arn)
+			}
+			for name, value := range envMap(c) {
+				if strings.HasSuffix(name, "_SECRET_ARN") {
+					want["aws:iam/rolePolicy:RolePolicy "+s.Name+"-task"] = append(want["aws:iam/rolePolicy:RolePolicy "+s.Name+"-task"], value)
+				}
+			}
+		}
+		for _, m := range []map[string][]string{readers, want} {
+			for k := range m {
+				sort.Strings(m[k])
+			}
+		}
+		if fmt.Sprint(readers) != fmt.Sprint(want) {
+			t.Errorf("got secret readers %v,\nwant %v", readers, want)
+		}
+	})
+}
+
+// TestTrustPoliciesNameTheAccount proves every role can be assumed only by an
+// AWS service acting for this account (aws:SourceAccount), which keeps
+// another account's use of the same service from assuming it.
+func TestTrustPoliciesNameTheAccount(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		roles := st.ofType("aws:iam/role:Role")
+		if len(roles) == 0 {
+			t.Fatal("got no roles")
+		}
+		for _, r := range roles {
+			var doc struct{ Statement []policyStatement }
+			if err := json.Unmarshal([]byte(fmt.Sprint(r.Inputs["assumeRolePolicy"])), &doc); err != nil {
+				t.Fatalf("%s: trust policy: %v", r.Name, err)
+			}
+			for _, stmt := range doc.Statement {
+				if got := fmt.Sprint(stmt.Condition["StringEquals"]["aws:SourceAccount"]); got != mockAccount {
+					t.Errorf("%s: statement %q has aws:SourceAccount %q, want %s", r.Name, stmt.Sid, got, mockAccount)
+				}
+			}
+		}
+	})
 }
