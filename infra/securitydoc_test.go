@@ -1,0 +1,223 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// securityDocPath is the document whose controls table TestSecurityControls
+// holds the program to.
+const securityDocPath = "../docs/security.md"
+
+// docControl is one row of the controls table in docs/security.md.
+type docControl struct {
+	id, title string
+	// dev and prod are "meets" or "fails".
+	dev, prod string
+	what      string
+	provedBy  string
+}
+
+var (
+	// "**ECS.2** ECS services should not ..."
+	docControlCell = regexp.MustCompile(`^\*\*([A-Za-z0-9]+\.[A-Za-z0-9]+)\*\* (.+)$`)
+	// "**Fails in dev:**", "**Fails in prod:**", "**Fails in dev and prod:**"
+	docFailReason = regexp.MustCompile(`\*\*Fails in (dev|prod|dev and prod):\*\*`)
+	docTestName   = regexp.MustCompile("`(Test[A-Za-z0-9]+)(/[^`]*)?`")
+)
+
+// parseSecurityDoc reads the table under "## Controls": one row per control,
+// columns Control, dev, prod, What the program does, Proved by.
+func parseSecurityDoc(text string) ([]docControl, []string) {
+	var rows []docControl
+	var problems []string
+	_, after, found := strings.Cut(text, "\n## Controls\n")
+	if !found {
+		return nil, []string{`no "## Controls" section`}
+	}
+	lines := strings.Split(after, "\n")
+	i := 0
+	for i < len(lines) && !strings.HasPrefix(lines[i], "|") {
+		i++
+	}
+	if i+1 >= len(lines) {
+		return nil, []string{"no table under ## Controls"}
+	}
+	header := splitRow(lines[i])
+	if want := []string{"Control", "dev", "prod", "What the program does", "Proved by"}; !slices.Equal(header, want) {
+		problems = append(problems, "got table header "+strings.Join(header, " | ")+", want "+strings.Join(want, " | "))
+	}
+	for _, line := range lines[i+2:] {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		cells := splitRow(line)
+		if len(cells) != 5 {
+			problems = append(problems, fmt.Sprintf("got a row with %d cells, want 5: %s", len(cells), line))
+			continue
+		}
+		m := docControlCell.FindStringSubmatch(cells[0])
+		if m == nil {
+			problems = append(problems, "got control cell "+cells[0]+`, want "**<ID>** <title>"`)
+			continue
+		}
+		rows = append(rows, docControl{id: m[1], title: m[2], dev: cells[1], prod: cells[2], what: cells[3], provedBy: cells[4]})
+	}
+	return rows, problems
+}
+
+func splitRow(line string) []string {
+	cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+	for i := range cells {
+		cells[i] = strings.TrimSpace(cells[i])
+	}
+	return cells
+}
+
+// securityDoc returns the controls table of docs/security.md by ID, failing
+// the test when the table cannot be read.
+func securityDoc(t *testing.T) map[string]docControl {
+	t.Helper()
+	raw, err := os.ReadFile(securityDocPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, problems := parseSecurityDoc(string(raw))
+	if len(problems) > 0 {
+		t.Fatalf("%s: %s", securityDocPath, strings.Join(problems, "\n"))
+	}
+	out := map[string]docControl{}
+	for _, r := range rows {
+		if _, dup := out[r.id]; dup {
+			t.Fatalf("%s: %s appears twice", securityDocPath, r.id)
+		}
+		out[r.id] = r
+	}
+	return out
+}
+
+// TestSecurityDocMatchesControls proves docs/security.md lists exactly the
+// controls of the controls table, with their titles, a status per stack and
+// a reason for each failure, and that every test it cites exists. Whether
+// the statuses are true is TestSecurityControls' job.
+func TestSecurityDocMatchesControls(t *testing.T) {
+	doc := securityDoc(t)
+	code := map[string]control{}
+	for _, c := range controls {
+		if _, dup := code[c.id]; dup {
+			t.Errorf("controls: %s appears twice", c.id)
+		}
+		code[c.id] = c
+		if _, ok := doc[c.id]; !ok {
+			t.Errorf("%s is checked in controls_test.go but not in %s", c.id, securityDocPath)
+		}
+	}
+	for id, row := range doc {
+		c, ok := code[id]
+		if !ok {
+			t.Errorf("%s is in %s but not checked in controls_test.go", id, securityDocPath)
+			continue
+		}
+		if row.title != c.title {
+			t.Errorf("%s: doc title %q, code title %q", id, row.title, c.title)
+		}
+		var failing []string
+		for stack, status := range map[string]string{"dev": row.dev, "prod": row.prod} {
+			switch status {
+			case "meets":
+			case "fails":
+				failing = append(failing, stack)
+			default:
+				t.Errorf("%s: %s status %q, want meets or fails", id, stack, status)
+			}
+		}
+		slices.Sort(failing)
+		var explained []string
+		for _, m := range docFailReason.FindAllStringSubmatch(row.what, -1) {
+			explained = append(explained, strings.Split(m[1], " and ")...)
+		}
+		slices.Sort(explained)
+		if !slices.Equal(failing, explained) {
+			t.Errorf("%s: fails in %v, but the text explains failures in %v (want **Fails in <stacks>:** for each)", id, failing, explained)
+		}
+		if want := "`TestSecurityControls/*/" + id + "`"; !strings.Contains(row.provedBy, want) {
+			t.Errorf("%s: proved by %q, want it to cite %s", id, row.provedBy, want)
+		}
+	}
+}
+
+// TestSecurityDocCitesRealTests proves every test docs/security.md names
+// exists, and every TestSecurityControls/*/<ID> it names is a control.
+func TestSecurityDocCitesRealTests(t *testing.T) {
+	raw, err := os.ReadFile(securityDocPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var source strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		source.Write(b)
+	}
+	ids := map[string]bool{}
+	for _, c := range controls {
+		ids[c.id] = true
+	}
+	cited := docTestName.FindAllStringSubmatch(string(raw), -1)
+	if len(cited) == 0 {
+		t.Fatalf("%s cites no tests", securityDocPath)
+	}
+	for _, m := range cited {
+		if !strings.Contains(source.String(), "func "+m[1]+"(t *testing.T)") {
+			t.Errorf("%s cites %s, which is not a test in infra/", securityDocPath, m[1])
+		}
+		if m[1] == "TestSecurityControls" && m[2] != "" {
+			if id := strings.TrimPrefix(m[2], "/*/"); !ids[id] {
+				t.Errorf("%s cites %s%s, want /*/<ID> of a control", securityDocPath, m[1], m[2])
+			}
+		}
+	}
+}
+
+func TestParseSecurityDoc(t *testing.T) {
+	const good = "intro\n\n## Controls\n\n" +
+		"| Control | dev | prod | What the program does | Proved by |\n" +
+		"| --- | --- | --- | --- | --- |\n" +
+		"| **ELB.1** Redirect | fails | meets | **Fails in dev:** no certificate. | `TestSecurityControls/*/ELB.1` |\n" +
+		"| **RDS.tls** TLS | meets | meets | force_ssl. | `TestSecurityControls/*/RDS.tls` |\n" +
+		"\nafter the table\n| not | a | row | of | it |\n"
+	rows, problems := parseSecurityDoc(good)
+	if len(problems) > 0 {
+		t.Fatalf("got problems %v", problems)
+	}
+	want := []docControl{
+		{"ELB.1", "Redirect", "fails", "meets", "**Fails in dev:** no certificate.", "`TestSecurityControls/*/ELB.1`"},
+		{"RDS.tls", "TLS", "meets", "meets", "force_ssl.", "`TestSecurityControls/*/RDS.tls`"},
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("got rows %+v, want %+v", rows, want)
+	}
+
+	bad := []struct{ name, text, problem string }{
+		{"no section", "# Title\n", "no \"## Controls\""},
+		{"old header", "\n## Controls\n\n| Control | What the program does | Proved by |\n| --- | --- | --- |\n", "header"},
+		{"no ID", "\n## Controls\n\n| Control | dev | prod | What the program does | Proved by |\n| --- | --- | --- | --- | --- |\n| Tagging | meets | meets | x | y |\n", "control cell"},
+		{"missing cell", "\n## Controls\n\n| Control | dev | prod | What the program does | Proved by |\n| --- | --- | --- | --- | --- |\n| **ECS.2** x | meets | x | y |\n", "4 cells"},
+	}
+	for _, c := range bad {
+		if _, problems := parseSecurityDoc(c.text); !strings.Contains(strings.Join(problems, "\n"), c.problem) {
+			t.Errorf("%s: got problems %v, want one mentioning %q", c.name, problems, c.problem)
+		}
+	}
+}
