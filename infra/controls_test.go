@@ -376,7 +376,7 @@ var controls = []control{
 		}
 		return v
 	}},
-	{"RDS.2", "RDS DB Instances should prohibit public access, as determined by the PubliclyAccessible configuration", func(t *testing.T, sc scenario, st *stack) (v []string) {
+	{"RDS.2", "RDS DB Instances should prohibit public access, as determined by the PubliclyAccessible AWS Configuration", func(t *testing.T, sc scenario, st *stack) (v []string) {
 		if got := st.one(t, "aws:rds/instance:Instance", "database").Inputs["publiclyAccessible"]; got != false {
 			v = append(v, fmt.Sprintf("got publiclyAccessible %v, want false", got))
 		}
