@@ -769,3 +769,20 @@ func TestTrustPoliciesNameTheAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestDesyncModeIsValidated backs ELB.12 for any stack, not only the two
+// files: config refuses the modes the control fails (monitor).
+func TestDesyncModeIsValidated(t *testing.T) {
+	dev := stackConfig(t, "../Pulumi.dev.yaml")
+	for mode, ok := range map[string]bool{"defensive": true, "strictest": true, "monitor": false} {
+		t.Run(mode, func(t *testing.T) {
+			_, err := runProgram(routing.Services, "dev", with(dev, map[string]string{"shop:desyncMitigationMode": mode}))
+			if got := err == nil; got != ok {
+				t.Fatalf("desyncMitigationMode %q: got accepted=%v (err %v), want %v", mode, got, err, ok)
+			}
+			if !ok && !strings.Contains(err.Error(), "desyncMitigationMode") {
+				t.Errorf("got error %v, want it to name desyncMitigationMode", err)
+			}
+		})
+	}
+}
