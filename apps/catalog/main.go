@@ -13,6 +13,7 @@ import (
 	catalogpg "github.com/fargateshop/shop/apps/catalog/internal/postgres"
 	"github.com/fargateshop/shop/apps/catalog/internal/web"
 	"github.com/fargateshop/shop/platform/config"
+	"github.com/fargateshop/shop/platform/dbsecret"
 	"github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/server"
 )
@@ -20,7 +21,7 @@ import (
 func main() { server.Main("catalog", run) }
 
 type settings struct {
-	DatabaseURL    string // "" means the standard PG* variables
+	Database       config.Database
 	AdminToken     string
 	MaxConns       int
 	ReservationTTL time.Duration
@@ -30,7 +31,7 @@ type settings struct {
 func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 	e := config.New(getenv)
 	s := settings{
-		DatabaseURL:    e.DatabaseURL(),
+		Database:       e.Database(),
 		AdminToken:     e.Secret("ADMIN_TOKEN", 16),
 		MaxConns:       e.Int("DB_MAX_CONNS", 10, 1, 1000),
 		ReservationTTL: e.Duration("RESERVATION_TTL", 60*time.Second),
@@ -48,7 +49,16 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 		return err
 	}
 
-	pool, err := postgres.Open(ctx, log, cfg.DatabaseURL, nil, int32(cfg.MaxConns), 30*time.Second)
+	var creds postgres.Credentials // nil: the password of DATABASE_URL or PGPASSWORD
+	if arn := cfg.Database.PasswordSecretARN; arn != "" {
+		src, err := dbsecret.Load(ctx, arn)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		creds = src
+	}
+	pool, err := postgres.Open(ctx, log, cfg.Database.URL, creds, int32(cfg.MaxConns), 30*time.Second)
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("open database: %w", err)

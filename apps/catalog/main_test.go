@@ -25,12 +25,14 @@ func TestLoadSettings(t *testing.T) {
 	}{
 		{"defaults", map[string]string{"PGHOST": "db", "ADMIN_TOKEN": testToken}, nil},
 		{"database url", map[string]string{"DATABASE_URL": "postgres://x@db/shop", "ADMIN_TOKEN": testToken}, nil},
+		{"password from Secrets Manager", map[string]string{"PGHOST": "db", "ADMIN_TOKEN": testToken,
+			"PGPASSWORD_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b-AbCdEf"}, nil},
 		{"nothing set", map[string]string{}, []string{"ADMIN_TOKEN is required", "DATABASE_URL or PGHOST"}},
 		{"every problem at once", map[string]string{
 			"ADMIN_TOKEN": "too-short", "DB_MAX_CONNS": "0", "RESERVATION_TTL": "soon",
-			"SWEEP_INTERVAL": "-1s", "LOG_LEVEL": "loud", "PORT": "http",
+			"SWEEP_INTERVAL": "-1s", "LOG_LEVEL": "loud", "PORT": "http", "PGPASSWORD_SECRET_ARN": "rds!db-0a1b",
 		}, []string{"ADMIN_TOKEN must be at least 16", "DB_MAX_CONNS", "RESERVATION_TTL", "SWEEP_INTERVAL",
-			"LOG_LEVEL", "PORT", "DATABASE_URL or PGHOST"}},
+			"LOG_LEVEL", "PORT", "DATABASE_URL or PGHOST", "PGPASSWORD_SECRET_ARN must be the ARN"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

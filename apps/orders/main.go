@@ -16,6 +16,7 @@ import (
 	"github.com/fargateshop/shop/apps/orders/internal/reconcile"
 	"github.com/fargateshop/shop/apps/orders/internal/web"
 	"github.com/fargateshop/shop/platform/config"
+	"github.com/fargateshop/shop/platform/dbsecret"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/server"
 )
@@ -23,7 +24,7 @@ import (
 func main() { server.Main("orders", run) }
 
 type settings struct {
-	databaseURL       string // "" means the PG* variables
+	database          config.Database
 	catalogURL        string
 	maxConns          int
 	reconcileInterval time.Duration
@@ -33,7 +34,7 @@ type settings struct {
 func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 	e := config.New(getenv)
 	s := settings{
-		databaseURL:       e.DatabaseURL(),
+		database:          e.Database(),
 		catalogURL:        e.URL("CATALOG_URL", "http://catalog:8080"),
 		maxConns:          e.Int("DB_MAX_CONNS", 10, 1, 200),
 		reconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
@@ -61,7 +62,15 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	if err != nil {
 		return err
 	}
-	pool, err := platformpg.Open(ctx, log, cfg.databaseURL, nil, int32(cfg.maxConns), 30*time.Second)
+	var creds platformpg.Credentials // nil: the password of DATABASE_URL or PGPASSWORD
+	if arn := cfg.database.PasswordSecretARN; arn != "" {
+		src, err := dbsecret.Load(ctx, arn)
+		if err != nil {
+			return err
+		}
+		creds = src
+	}
+	pool, err := platformpg.Open(ctx, log, cfg.database.URL, creds, int32(cfg.maxConns), 30*time.Second)
 	if err != nil {
 		return err
 	}

@@ -23,12 +23,14 @@ func TestLoadSettings(t *testing.T) {
 	}{
 		{"defaults with DATABASE_URL", map[string]string{"DATABASE_URL": "postgres://x/y"}, nil},
 		{"PG variables", map[string]string{"PGHOST": "db"}, nil},
+		{"password from Secrets Manager", map[string]string{"PGHOST": "db",
+			"PGPASSWORD_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b-AbCdEf"}, nil},
 		{"all set", map[string]string{"DATABASE_URL": "postgres://x/y", "CATALOG_URL": "http://catalog:8080/",
 			"DB_MAX_CONNS": "20", "RECONCILE_INTERVAL": "2s", "ORDER_LEASE": "10s", "LOG_LEVEL": "debug"}, nil},
 		{"no database", map[string]string{}, []string{"DATABASE_URL or PGHOST"}},
 		{"everything wrong at once", map[string]string{"CATALOG_URL": "catalog:8080", "DB_MAX_CONNS": "0",
-			"RECONCILE_INTERVAL": "soon", "LOG_LEVEL": "loud", "ORDER_LEASE": "1s"},
-			[]string{"CATALOG_URL", "DB_MAX_CONNS", "RECONCILE_INTERVAL", "LOG_LEVEL", "DATABASE_URL", "ORDER_LEASE"}},
+			"RECONCILE_INTERVAL": "soon", "LOG_LEVEL": "loud", "ORDER_LEASE": "1s", "PGPASSWORD_SECRET_ARN": "rds!db-0a1b"},
+			[]string{"CATALOG_URL", "DB_MAX_CONNS", "RECONCILE_INTERVAL", "LOG_LEVEL", "DATABASE_URL", "ORDER_LEASE", "PGPASSWORD_SECRET_ARN"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

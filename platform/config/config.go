@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -131,14 +132,38 @@ func (e *Env) Server() {
 	e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
 }
 
-// DatabaseURL returns DATABASE_URL, or "" when the standard PG* variables
-// are to be used instead (how ECS passes the RDS endpoint and the password
-// from Secrets Manager). With neither, it records an error: pgx would
-// otherwise quietly try a local socket as the OS user.
-func (e *Env) DatabaseURL() string {
-	url := e.String("DATABASE_URL", "")
-	if url == "" && e.String("PGHOST", "") == "" {
+// Database is how a service reaches PostgreSQL.
+type Database struct {
+	// URL is DATABASE_URL, or "" when the standard PG* variables are to be
+	// used instead (how ECS passes the RDS endpoint).
+	URL string
+	// PasswordSecretARN is PGPASSWORD_SECRET_ARN: the Secrets Manager secret
+	// (JSON with "password" and optionally "username", as RDS manages it)
+	// read whenever a connection is opened, so a rotated password is picked
+	// up without a restart. "" means the password comes with URL or
+	// PGPASSWORD, read once at start.
+	PasswordSecretARN string
+}
+
+// secretARN matches the ARN of a Secrets Manager secret:
+// arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME, where RDS names
+// the secrets it manages rds!db-<id>.
+var secretARN = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!-]+$`)
+
+// Database returns the database settings. With neither DATABASE_URL nor
+// PGHOST it records an error: pgx would otherwise quietly try a local socket
+// as the OS user.
+func (e *Env) Database() Database {
+	db := Database{
+		URL:               e.String("DATABASE_URL", ""),
+		PasswordSecretARN: e.String("PGPASSWORD_SECRET_ARN", ""),
+	}
+	if db.URL == "" && e.String("PGHOST", "") == "" {
 		e.fail("DATABASE_URL or PGHOST (with the other PG* variables) is required")
 	}
-	return url
+	if db.PasswordSecretARN != "" && !secretARN.MatchString(db.PasswordSecretARN) {
+		e.fail("PGPASSWORD_SECRET_ARN must be the ARN of a Secrets Manager secret "+
+			"(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), got %q", db.PasswordSecretARN)
+	}
+	return db
 }

@@ -58,23 +58,35 @@ func TestEnvDefaultsAndValues(t *testing.T) {
 }
 
 func TestDatabaseAndServer(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0f1e2d3c-aaaa-bbbb-cccc-0123456789ab-AbC123"
 	tests := []struct {
 		env     map[string]string
-		wantURL string
+		want    Database
 		wantErr []string
 	}{
-		{map[string]string{"DATABASE_URL": "postgres://x/y"}, "postgres://x/y", nil},
-		{map[string]string{"PGHOST": "db"}, "", nil},
-		{map[string]string{}, "", []string{"DATABASE_URL or PGHOST"}},
-		{map[string]string{"PGHOST": "db", "PORT": "0", "LOG_LEVEL": "loud"}, "", []string{"PORT", "LOG_LEVEL"}},
+		{map[string]string{"DATABASE_URL": "postgres://x/y"}, Database{URL: "postgres://x/y"}, nil},
+		{map[string]string{"PGHOST": "db"}, Database{}, nil},
+		{map[string]string{"PGHOST": "db", "PGPASSWORD_SECRET_ARN": arn}, Database{PasswordSecretARN: arn}, nil},
+		{map[string]string{"PGHOST": "db", "PGPASSWORD_SECRET_ARN": "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:app/db-x1Y2z3"},
+			Database{PasswordSecretARN: "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:app/db-x1Y2z3"}, nil},
+		{map[string]string{}, Database{}, []string{"DATABASE_URL or PGHOST"}},
+		{map[string]string{"PGHOST": "db", "PORT": "0", "LOG_LEVEL": "loud"}, Database{}, []string{"PORT", "LOG_LEVEL"}},
+		// A secret's name or a parameter ARN is not enough: GetSecretValue
+		// by ARN is what the task role's policy allows.
+		{map[string]string{"PGHOST": "db", "PGPASSWORD_SECRET_ARN": "rds!db-1234"},
+			Database{PasswordSecretARN: "rds!db-1234"}, []string{"PGPASSWORD_SECRET_ARN must be the ARN"}},
+		{map[string]string{"PGHOST": "db", "PGPASSWORD_SECRET_ARN": "arn:aws:ssm:eu-west-1:123456789012:parameter/db"},
+			Database{PasswordSecretARN: "arn:aws:ssm:eu-west-1:123456789012:parameter/db"}, []string{"PGPASSWORD_SECRET_ARN must be the ARN"}},
+		{map[string]string{"PGPASSWORD_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1234:secret:x"},
+			Database{PasswordSecretARN: "arn:aws:secretsmanager:eu-west-1:1234:secret:x"}, []string{"DATABASE_URL or PGHOST", "PGPASSWORD_SECRET_ARN must be the ARN"}},
 	}
 	for _, tt := range tests {
 		e := New(env(tt.env))
-		got := e.DatabaseURL()
+		got := e.Database()
 		e.Server()
 		err := e.Err()
-		if got != tt.wantURL {
-			t.Errorf("env %v: DatabaseURL = %q, want %q", tt.env, got, tt.wantURL)
+		if got != tt.want {
+			t.Errorf("env %v: Database = %+v, want %+v", tt.env, got, tt.want)
 		}
 		if (err != nil) != (len(tt.wantErr) > 0) {
 			t.Errorf("env %v: err = %v, want errors about %v", tt.env, err, tt.wantErr)
