@@ -786,3 +786,42 @@ func TestDesyncModeIsValidated(t *testing.T) {
 		})
 	}
 }
+
+// TestExecutionRolesUseOnlyTheirOwnResources proves each execution role may
+// pull only its service's repository and write only its service's log group;
+// the registry token is the one action AWS defines without a resource. Which
+// secrets it reads is TestRolesReadOnlyTheirSecrets.
+func TestExecutionRolesUseOnlyTheirOwnResources(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		docs := policies(t, st)
+		for _, s := range routing.Services {
+			repo := fmt.Sprint(st.one(t, "aws:ecr/repository:Repository", s.Name).Outputs["arn"])
+			logs := fmt.Sprint(st.one(t, "aws:cloudwatch/logGroup:LogGroup", s.Name).Outputs["arn"]) + ":*"
+			statements := docs["aws:iam/rolePolicy:RolePolicy "+s.Name+"-execution"]
+			if len(statements) == 0 {
+				t.Fatalf("%s: no execution role policy", s.Name)
+			}
+			for _, stmt := range statements {
+				for _, action := range strs(stmt.Action) {
+					var want string
+					switch {
+					case action == "ecr:GetAuthorizationToken":
+						want = "*"
+					case strings.HasPrefix(action, "ecr:"):
+						want = repo
+					case strings.HasPrefix(action, "logs:"):
+						want = logs
+					case action == "secretsmanager:GetSecretValue":
+						continue
+					default:
+						t.Errorf("%s: execution role allows %s, want only image pull, log writes and secrets", s.Name, action)
+						continue
+					}
+					if got := strs(stmt.Resource); stmt.Effect != "Allow" || len(got) != 1 || got[0] != want {
+						t.Errorf("%s: %s %s on %v, want Allow on %s", s.Name, stmt.Effect, action, got, want)
+					}
+				}
+			}
+		}
+	})
+}
