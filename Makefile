@@ -10,11 +10,13 @@ PKGS := $(addsuffix /...,$(MODULES))
 BASE_URL ?= http://localhost:8080
 SOAK_DURATION ?= 2m
 FUZZTIME ?= 30s
+STACK ?= dev
+DEPLOY_TIMEOUT ?= 15m
 
-.PHONY: help test lint run tools standin stack stack-down smoke e2e soak bench fuzz
+.PHONY: help test lint run tools standin stack stack-down smoke e2e soak bench fuzz deploy deploy-check
 
 help: ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 test: ## Every module's tests; starts a throwaway PostgreSQL unless TEST_DATABASE_URL is set
 	@if [ -z "$$TEST_DATABASE_URL" ]; then eval "$$(scripts/test-postgres.sh)"; fi; \
@@ -52,3 +54,12 @@ bench: ## The benchmark table of docs/performance.md
 
 fuzz: ## Every fuzz target for FUZZTIME each
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+deploy: ## pulumi up for STACK (default dev), then deploy-check; exits non-zero if any service is not running its new release
+	@command -v pulumi >/dev/null || { echo "make deploy: the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/)" >&2; exit 2; }
+	pulumi up --yes --stack $(STACK)
+	$(MAKE) --no-print-directory deploy-check STACK=$(STACK)
+
+deploy-check: ## Check that every service of STACK runs the task definition the last up registered, and say why not
+	@command -v pulumi >/dev/null || { echo "make deploy-check: the Pulumi CLI is not installed" >&2; exit 2; }
+	set -o pipefail; pulumi stack output --json --stack $(STACK) | go run ./infra/deploycheck -timeout $(DEPLOY_TIMEOUT)
