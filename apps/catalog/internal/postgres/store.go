@@ -151,9 +151,14 @@ func unavailable(err error) bool {
 		pgErr   *pgconn.PgError
 	)
 	switch {
+	case errors.As(err, &connErr):
+		// Whatever the server said while connecting (a refused password in
+		// the seconds of a rotation, too many connections, starting up),
+		// the request did not reach the database: a retry may succeed.
+		return true
 	case errors.As(err, &pgErr):
 		return transientState(pgErr.Code)
-	case errors.As(err, &connErr), errors.As(err, &netErr),
+	case errors.As(err, &netErr),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		pgconn.Timeout(err), pgconn.SafeToRetry(err):

@@ -606,6 +606,20 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 		t.Errorf("reserve: got %s (%v), want unavailable", code, err)
 	}
 
+	// A login the server refuses (28P01: during a rotation, the password
+	// of a new connection may be the old one) is a dependency failing too.
+	dsn := postgrestest.NewDatabase(t)
+	role := postgrestest.NewRole(t, dsn, "right-password")
+	refusedPool, err := pgxpool.New(ctx, role.URL("wrong-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer refusedPool.Close()
+	refused := NewStore(&platformpg.Pool{Pool: refusedPool}, time.Minute)
+	if _, err := refused.ListProducts(ctx, "", 10); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Errorf("refused login: got %s (%v), want unavailable", apperr.CodeOf(err), err)
+	}
+
 	// A query bug stays an internal error, not a 503 that invites retries.
 	s2, pool2 := newStore(t, time.Minute)
 	_, err = pool2.Exec(ctx, `SELECT no_such_column FROM catalog.products`)

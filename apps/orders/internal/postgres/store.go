@@ -370,11 +370,15 @@ func dbError(op string, err error) error {
 	if _, ok := apperr.As(err); ok {
 		return err
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && !unavailableCode(pgErr.Code) {
+	var (
+		connErr *pgconn.ConnectError
+		pgErr   *pgconn.PgError
+	)
+	if !errors.As(err, &connErr) && errors.As(err, &pgErr) && !unavailableCode(pgErr.Code) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	// No answer from the server (refused, reset, timeout, pool closed) or a
+	// No connection (refused, reset, timeout, pool closed, or the server
+	// refused the login, e.g. in the seconds of a password rotation) or a
 	// server that is shutting down or overloaded.
 	return apperr.Wrap(apperr.Unavailable, fmt.Errorf("%s: %w", op, err),
 		"the orders database is unavailable; try again shortly")

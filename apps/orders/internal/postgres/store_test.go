@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/apps/orders/internal/postgres"
@@ -315,6 +316,24 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	}
 	if _, err := s.Get(context.Background(), uuid.New()); apperr.CodeOf(err) != apperr.Unavailable {
 		t.Errorf("Get on a closed pool: %v, want Unavailable", err)
+	}
+}
+
+// TestRefusedLoginIsUnavailable: a password the server refuses (28P01, as
+// in the seconds of a rotation) is a dependency failing, 503 and not 500.
+func TestRefusedLoginIsUnavailable(t *testing.T) {
+	t.Parallel()
+	dsn := postgrestest.NewDatabase(t)
+	role := postgrestest.NewRole(t, dsn, "right-password")
+	ctx := context.Background()
+	pgxPool, err := pgxpool.New(ctx, role.URL("wrong-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pgxPool.Close()
+	s := postgres.New(&platformpg.Pool{Pool: pgxPool})
+	if _, err := s.Get(ctx, uuid.New()); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Errorf("Get with a refused login: got %s (%v), want Unavailable", apperr.CodeOf(err), err)
 	}
 }
 
