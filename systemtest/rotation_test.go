@@ -123,6 +123,11 @@ func TestDatabasePasswordRotation(t *testing.T) {
 			if failed[false] != 0 {
 				t.Fatalf("%d requests failed before the rotation, want none", failed[false])
 			}
+			for _, line := range strings.Split(sys.AllLogs(), "\n") {
+				if strings.Contains(line, "password-before-rotation") || strings.Contains(line, "password-after-rotation") {
+					t.Errorf("a log line holds a database password: %.300s", line)
+				}
+			}
 			if got := sys.PID("catalog"); got != pid {
 				t.Errorf("catalog's PID is %d, was %d: it must survive the rotation without a restart", got, pid)
 			}
