@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/fargateshop/shop/platform/postgres/postgrestest"
 	"github.com/fargateshop/shop/systemtest/harness"
@@ -178,14 +176,12 @@ func TestWebSecurityHeaders(t *testing.T) {
 // TestSecretsNeverLogged runs the system with a database URL that carries a
 // password (a role created for the test) and sends requests carrying the
 // admin token and the password in every place a client can put them, then
-// searches every captured log line. The test server trusts local
-// connections, so the password is not checked, but it is in DATABASE_URL,
+// searches every captured log line. The password is in DATABASE_URL,
 // which is what a careless log line would print.
 func TestSecretsNeverLogged(t *testing.T) {
 	dsn := postgrestest.NewDatabase(t)
 	password := "pw-" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	role := "shop_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	secretDSN := withRole(t, dsn, role, password)
+	secretDSN := postgrestest.NewRole(t, dsn, password).URL(password)
 	token := "tok-" + strings.ReplaceAll(uuid.NewString(), "-", "")
 
 	sys, _ := startSystem(t, secretDSN, harness.Options{AdminToken: token, LogLevel: "debug"})
@@ -251,48 +247,6 @@ func TestSecretsNeverLogged(t *testing.T) {
 			}
 		}
 	}
-}
-
-// withRole creates a login role with a password that owns the database of
-// dsn, and returns dsn as that role.
-func withRole(t *testing.T, dsn, role, password string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, os.Getenv(postgrestest.EnvVar))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := strings.TrimPrefix(u.Path, "/")
-	for _, q := range []string{
-		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", pgx.Identifier{role}.Sanitize(), password),
-		fmt.Sprintf("ALTER DATABASE %s OWNER TO %s", pgx.Identifier{db}.Sanitize(), pgx.Identifier{role}.Sanitize()),
-	} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, os.Getenv(postgrestest.EnvVar))
-		if err != nil {
-			return
-		}
-		defer conn.Close(ctx)
-		// The database is dropped by postgrestest's cleanup, which runs
-		// after this one (cleanups run last-registered first), so hand it back.
-		_, _ = conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s OWNER TO CURRENT_USER", pgx.Identifier{db}.Sanitize()))
-		_, _ = conn.Exec(ctx, fmt.Sprintf("DROP OWNED BY %s CASCADE", pgx.Identifier{role}.Sanitize()))
-		_, _ = conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize())
-	})
-	u.User = url.UserPassword(role, password)
-	return u.String()
 }
 
 // runUnreachableDatabase runs catalog for a few seconds against a port where
