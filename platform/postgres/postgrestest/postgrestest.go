@@ -79,6 +79,9 @@ type Role struct {
 func NewRole(t testing.TB, dsn, password string) *Role {
 	t.Helper()
 	admin := os.Getenv(EnvVar)
+	if admin == "" {
+		t.Fatalf("%s is not set: NewRole needs the server NewDatabase uses", EnvVar)
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatalf("parse %q: %v", dsn, err)
