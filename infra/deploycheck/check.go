@@ -25,6 +25,10 @@ const (
 	failed
 )
 
+func (o outcome) String() string {
+	return [...]string{"waiting", "passed", "failed"}[o]
+}
+
 // verdict is the outcome for one app and, in one line, why.
 type verdict struct {
 	outcome outcome

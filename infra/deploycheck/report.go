@@ -85,8 +85,12 @@ func writeFailure(w io.Writer, a app, v verdict, st status, d diagnosis, logLine
 		fmt.Fprintf(w, "    none\n")
 	}
 	for _, t := range d.tasks[:min(len(d.tasks), stoppedTasksShown)] {
-		fmt.Fprintf(w, "    task %s (%s) stopped %s\n", lastSegment(deref(t.TaskArn)),
-			shortTaskDefinition(deref(t.TaskDefinitionArn)), stamp(taskTime(t)))
+		when := "stopped"
+		if t.StoppedAt == nil {
+			when = "stopping since"
+		}
+		fmt.Fprintf(w, "    task %s (%s) %s %s\n", lastSegment(deref(t.TaskArn)),
+			shortTaskDefinition(deref(t.TaskDefinitionArn)), when, stamp(taskTime(t)))
 		fmt.Fprintf(w, "      %s: %s\n", orNone(string(t.StopCode)), orNone(deref(t.StoppedReason)))
 		for _, c := range t.Containers {
 			fmt.Fprintf(w, "      container %s: %s\n", deref(c.Name), containerOutcome(c))

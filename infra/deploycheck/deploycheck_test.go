@@ -1,0 +1,311 @@
+package main
+
+import (
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/deploy-failure-example.txt from the rollback scenario")
+
+// exampleDoc is the sample output in the docs; the rollback scenario
+// produces it, so it cannot drift from what the command prints.
+var exampleDoc = filepath.Join("..", "..", "docs", "deploy-failure-example.txt")
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCheck runs the command in-process. Unless args say otherwise it
+// decides on the first observation (-timeout 0), so a scenario that
+// wrongly keeps waiting fails at once instead of polling for 15 minutes.
+func runCheck(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	args = append([]string{"-timeout", "0s"}, args...)
+	code := run(t.Context(), args, strings.NewReader(stdin), &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func (r result) want(t *testing.T, code int, parts ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit code %d, want %d", r.code, code)
+	}
+	if missing := containsAll(r.stdout, parts...); len(missing) > 0 {
+		t.Errorf("output lacks %q", missing)
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr %q, want nothing", r.stderr)
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", r.stdout)
+	}
+}
+
+func TestHealthyRolloutPasses(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "catalog", "orders", "web")
+	f.start()
+
+	r := runCheck(t, stackOutputs("catalog", "orders", "web"))
+
+	want := "ok   catalog: shop-dev-catalog:12, 2/2 running, targets 2 healthy\n" +
+		"ok   orders: shop-dev-orders:8, 2/2 running, targets 2 healthy\n" +
+		"ok   web: shop-dev-web:9, 2/2 running, targets 2 healthy\n"
+	if r.code != 0 || r.stdout != want || r.stderr != "" {
+		t.Errorf("got exit %d, stdout:\n%s\nstderr: %q\nwant exit 0, stdout:\n%s", r.code, r.stdout, r.stderr, want)
+	}
+	// A healthy deploy is not investigated.
+	for _, op := range f.seen {
+		if op == "ListTasks" || op == "FilterLogEvents" {
+			t.Errorf("healthy deploy called %s", op)
+		}
+	}
+}
+
+func TestRollbackAfterFailedHealthChecksFails(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "catalog", "orders", "web")
+	rollbackAfterHealthChecks(f)
+	f.start()
+
+	r := runCheck(t, stackOutputs("catalog", "orders", "web"))
+
+	r.want(t, 1,
+		"ok   catalog:",
+		"ok   web:",
+		"FAIL orders: rolled back to shop-dev-orders:7: deployment "+deploymentID("orders", 8)+" (shop-dev-orders:8) failed: ECS deployment circuit breaker: tasks failed to start.",
+		"deployment failed: tasks failed to start.",
+		"rolling back to deployment ecs-svc/",
+		"ServiceSchedulerInitiated: Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/orders-5e8a3f2/6d0ecf831eec9f09)",
+		"task "+taskA+" (shop-dev-orders:8) stopped 2026-11-29T06:04:45Z",
+		"task "+taskC+" (shop-dev-orders:8) stopping since 2026-11-29T06:09:06Z",
+		"container orders: exit code 0",
+		"10.0.1.87:8080 unhealthy Target.FailedHealthChecks: Health checks failed",
+		`"msg":"listening","addr":":8081"`,
+		"deploycheck: 1 of 3 services failed: orders\n",
+	)
+	if strings.Contains(r.stdout, "cds: added/updated") {
+		t.Errorf("output shows the Service Connect proxy's log lines; want only the app's")
+	}
+	// Newest first: the third task stopped last.
+	if a, c := strings.Index(r.stdout, "task "+taskA), strings.Index(r.stdout, "task "+taskC); c < 0 || a < c {
+		t.Errorf("stopped tasks not newest first:\n%s", r.stdout)
+	}
+
+	if *update {
+		if err := os.WriteFile(exampleDoc, []byte(r.stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc, err := os.ReadFile(exampleDoc)
+	if err != nil {
+		t.Fatalf("%v (run go test ./deploycheck -run %s -update to write it)", err, t.Name())
+	}
+	if string(doc) != r.stdout {
+		t.Errorf("%s differs from the output; run go test ./deploycheck -run %s -update and review the diff\noutput:\n%s", exampleDoc, t.Name(), r.stdout)
+	}
+}
+
+func TestImagePullFailureFails(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "orders")
+	rolledBackAfterPullFailure(f)
+	f.start()
+
+	r := runCheck(t, stackOutputs("orders"))
+
+	r.want(t, 1,
+		"FAIL orders: service runs shop-dev-orders:7, not shop-dev-orders:8 that this stack registered",
+		"(deployment "+deploymentID("orders", 8)+") deployment failed: tasks failed to start.",
+		"TaskFailedToStart: CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref 123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-dev-orders:4f2a9c1",
+		"container orders: CannotPullContainerError: pull image manifest has been retried 7 time(s)",
+		"shop-dev-orders:4f2a9c1: not found",
+	)
+}
+
+func TestUnreadableSecretFails(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "orders")
+	secretUnreadable(f)
+	f.start()
+
+	r := runCheck(t, stackOutputs("orders"))
+
+	r.want(t, 1,
+		"FAIL orders: deployment "+deploymentID("orders", 8)+" (shop-dev-orders:8) failed: ECS deployment circuit breaker: tasks failed to start., 0/2 running, targets none",
+		"TaskFailedToStart: ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm",
+		"api error AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/orders-execution-3c1f9e2/",
+		"is not authorized to perform: secretsmanager:GetSecretValue",
+		"container orders: no exit code, last status STOPPED",
+	)
+}
+
+func TestStillInProgressAtTimeLimitFails(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "orders")
+	f.services["orders"] = []ecsService{inProgress("orders")}
+	f.targets[targetGroupArns["orders"]] = append(healthyTargets(),
+		target("10.0.1.87", "eu-west-1a", "initial", "Elb.InitialHealthChecking", "Initial health checks in progress"))
+	f.start()
+
+	r := runCheck(t, stackOutputs("orders"), "-timeout", "1ms", "-poll", "1ms")
+
+	r.want(t, 1,
+		"orders: rollout IN_PROGRESS, 1/2 running, targets 2 healthy 1 initial\n",
+		"FAIL orders: still in progress after 1ms: rollout IN_PROGRESS, 1/2 running, targets 2 healthy 1 initial\n",
+		"10.0.1.87:8080 initial Elb.InitialHealthChecking: Initial health checks in progress",
+	)
+}
+
+func TestRolloutCompletedOnSecondPollPasses(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "orders")
+	f.services["orders"] = []ecsService{inProgress("orders"), healthy("orders")}
+	f.start()
+
+	r := runCheck(t, stackOutputs("orders"), "-timeout", "1m", "-poll", "1ms")
+
+	want := "orders: rollout IN_PROGRESS, 1/2 running, targets 2 healthy\n" +
+		"ok   orders: shop-dev-orders:8, 2/2 running, targets 2 healthy\n"
+	if r.code != 0 || r.stdout != want || r.stderr != "" {
+		t.Errorf("got exit %d, stdout:\n%s\nstderr: %q\nwant exit 0, stdout:\n%s", r.code, r.stdout, r.stderr, want)
+	}
+	if n := f.calls["orders"]; n != 2 {
+		t.Errorf("DescribeServices asked about orders %d times, want 2", n)
+	}
+}
+
+func TestUnknownServiceFails(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "orders")
+	f.start()
+
+	outputs := strings.Replace(stackOutputs("orders"), `"orders": "orders"`, `"orders": "orderz"`, 1)
+	r := runCheck(t, outputs)
+
+	r.want(t, 1,
+		"FAIL orders: ECS does not know the service (MISSING)",
+		"unavailable: list stopped tasks: operation error ECS: ListTasks",
+		"ServiceNotFoundException: Service not found.",
+	)
+}
+
+func TestAWSErrorFailsTheCheck(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "orders")
+	f.cluster = "shop-prod"
+	f.start()
+
+	r := runCheck(t, stackOutputs("orders"))
+
+	r.want(t, 1,
+		"FAIL orders: cannot check: describe services in cluster shop-dev: operation error ECS: DescribeServices",
+		"ClusterNotFoundException: Cluster not found.",
+	)
+}
+
+func TestLogTailIsTheNewestLines(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "orders")
+	secretUnreadable(f)
+	var lines []logEvent
+	for i := 1; i <= 60; i++ {
+		lines = append(lines, appLog("orders", taskA, deployStart.Add(time.Minute+time.Duration(i)*time.Second), "line "+strconv.Itoa(i)+"."))
+	}
+	f.logs[logGroup("orders")] = lines
+	f.pageSize = 7 // several pages, newest first
+	f.start()
+
+	r := runCheck(t, stackOutputs("orders"), "-log-lines", "25")
+
+	r.want(t, 1, "last 25 log lines of /shop/dev/orders (streams orders/*)")
+	var got []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if i := strings.Index(l, " line "); i >= 0 {
+			got = append(got, l[i+1:])
+		}
+	}
+	var want []string
+	for i := 36; i <= 60; i++ {
+		want = append(want, "line "+strconv.Itoa(i)+".")
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("log lines\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestBadInputExits2(t *testing.T) {
+	// No AWS call may be made for input that cannot be right.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("AWS called with bad input: %s", r.Header.Get("X-Amz-Target"))
+		http.Error(w, "no", http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+
+	good := stackOutputs("catalog", "orders")
+	tests := []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"empty input", "", nil, "stack outputs are not a JSON object (want `pulumi stack output --json`): input is empty"},
+		{"not JSON", "error: no stack selected", nil, `stack outputs are not a JSON object (want ` + "`pulumi stack output --json`" + `): "error: no stack selected"`},
+		{"a JSON array", `["region"]`, nil, "stack outputs are not a JSON object"},
+		{"empty stack", `{}`, nil, "stack outputs: missing region; missing clusterName; missing serviceNames; missing taskDefinitionArns; missing targetGroupArns; missing logGroupNames"},
+		{"ill-typed", strings.Replace(strings.Replace(good, `"region": "eu-west-1"`, `"region": 7`, 1), `"clusterName": "shop-dev"`, `"clusterName": ["shop-dev"]`, 1), nil,
+			"stack outputs: region is a number, want a string; clusterName is an array, want a string"},
+		{"map value ill-typed", strings.Replace(good, `"orders": "/shop/dev/orders"`, `"orders": null`, 1), nil,
+			"stack outputs: logGroupNames.orders is null, want a string; logGroupNames has no entry for orders"},
+		{"map is a string", strings.Replace(good, `"targetGroupArns": {`, `"targetGroupArns": "arn", "x": {`, 1), nil,
+			"stack outputs: targetGroupArns is a string, want an object of app name to string"},
+		{"maps disagree", strings.Replace(good, `"catalog": "/shop/dev/catalog"`, `"catalogue": "/shop/dev/catalog"`, 1), nil,
+			"stack outputs: logGroupNames has no entry for catalog; logGroupNames has catalogue, which serviceNames lacks"},
+		{"empty string", strings.Replace(good, `"clusterName": "shop-dev"`, `"clusterName": ""`, 1), nil, "stack outputs: clusterName is empty"},
+		{"no services", `{"region":"eu-west-1","clusterName":"c","serviceNames":{},"taskDefinitionArns":{},"targetGroupArns":{},"logGroupNames":{}}`, nil,
+			"stack outputs: serviceNames is empty"},
+		{"outputs file missing", good, []string{"-outputs", filepath.Join(t.TempDir(), "nope.json")}, "read stack outputs: open "},
+		{"bad poll", good, []string{"-poll", "0s"}, "-poll must be positive"},
+		{"stray argument", good, []string{"outputs.json"}, `unexpected argument "outputs.json"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCheck(t, tt.stdin, tt.args...)
+			if r.code != 2 {
+				t.Errorf("exit code %d, want 2", r.code)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q, want nothing", r.stdout)
+			}
+			if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "deploycheck: ") || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr %q, want one line deploycheck: ...%s...", r.stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestOutputsFromFile(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "web")
+	f.start()
+	file := filepath.Join(t.TempDir(), "outputs.json")
+	if err := os.WriteFile(file, []byte(stackOutputs("web")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runCheck(t, "", "-outputs", file)
+
+	r.want(t, 0, "ok   web: shop-dev-web:9, 2/2 running, targets 2 healthy\n")
+}
