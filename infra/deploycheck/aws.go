@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
@@ -21,6 +22,8 @@ const (
 	describeServicesMax = 10  // services per DescribeServices call
 	listTasksMax        = 100 // task ARNs per ListTasks page and per DescribeTasks call
 	logPagesMax         = 10  // FilterLogEvents may answer with empty pages; stop after this many
+
+	requestTimeout = 30 * time.Second // per HTTP attempt
 )
 
 // cloud asks ECS, ELBv2 and CloudWatch Logs about one cluster's services.
@@ -35,7 +38,10 @@ type cloud struct {
 // stack's region. AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_ECS, ...) point
 // them elsewhere, as the tests do.
 func newCloud(ctx context.Context, region, cluster string) (*cloud, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	// A request that hangs must not hold up a deploy: the SDK retries a
+	// timed-out attempt, and the check reports what it could not learn.
+	httpClient := awshttp.NewBuildableClient().WithTimeout(requestTimeout)
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithHTTPClient(httpClient))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}

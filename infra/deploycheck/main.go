@@ -33,6 +33,9 @@ import (
 	"time"
 )
 
+// diagnoseTimeout bounds the reading of one failed service's evidence.
+const diagnoseTimeout = 2 * time.Minute
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
@@ -97,9 +100,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			continue
 		}
 		failedApps = append(failedApps, a.Name)
-		// The evidence is read even when ctx is done: it is what the
-		// person who interrupted the wait wants to see.
-		d := c.diagnose(context.WithoutCancel(ctx), a, last[a.Name], *logLines, time.Now())
+		// The evidence is read even when ctx is done, for a bounded time:
+		// it is what the person who interrupted the wait wants to see.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), diagnoseTimeout)
+		d := c.diagnose(dctx, a, last[a.Name], *logLines, time.Now())
+		cancel()
 		writeFailure(stdout, a, v, last[a.Name], d, *logLines)
 	}
 	if len(failedApps) > 0 {

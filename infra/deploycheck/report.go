@@ -114,6 +114,9 @@ func writeFailure(w io.Writer, a app, v verdict, st status, d diagnosis, logLine
 		}
 	}
 
+	if logLines == 0 {
+		return
+	}
 	fmt.Fprintf(w, "  last %d log lines of %s (streams %s/*) since %s:\n", logLines, a.LogGroup, a.Name, stamp(d.since))
 	switch {
 	case d.logsErr != nil:
