@@ -106,14 +106,20 @@ func (f *fakeAWS) start() {
 	f.t.Cleanup(srv.Close)
 	none := filepath.Join(f.t.TempDir(), "none")
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL":            srv.URL,
-		"AWS_ACCESS_KEY_ID":           "AKIDEXAMPLE",
-		"AWS_SECRET_ACCESS_KEY":       "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_PROFILE":                 "",
-		"AWS_CONFIG_FILE":             none,
-		"AWS_SHARED_CREDENTIALS_FILE": none,
-		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_ENDPOINT_URL": srv.URL,
+		// A developer's service-specific endpoints would win over the
+		// global one.
+		"AWS_ENDPOINT_URL_ECS":                       srv.URL,
+		"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": srv.URL,
+		"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS":           srv.URL,
+		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS":        "",
+		"AWS_ACCESS_KEY_ID":                          "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY":                      "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+		"AWS_SESSION_TOKEN":                          "",
+		"AWS_PROFILE":                                "",
+		"AWS_CONFIG_FILE":                            none,
+		"AWS_SHARED_CREDENTIALS_FILE":                none,
+		"AWS_EC2_METADATA_DISABLED":                  "true",
 	} {
 		f.t.Setenv(k, v)
 	}
