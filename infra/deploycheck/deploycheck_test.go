@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"net/http"
 	"net/http/httptest"
@@ -127,7 +128,7 @@ func TestImagePullFailureFails(t *testing.T) {
 		"FAIL orders: service runs shop-dev-orders:7, not shop-dev-orders:8 that this stack registered",
 		"(deployment "+deploymentID("orders", 8)+") deployment failed: tasks failed to start.",
 		"TaskFailedToStart: CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref 123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-dev-orders:4f2a9c1",
-		"container orders: CannotPullContainerError: pull image manifest has been retried 7 time(s)",
+		"container orders: no exit code, same reason as the task\n",
 		"shop-dev-orders:4f2a9c1: not found",
 	)
 }
@@ -145,7 +146,7 @@ func TestUnreadableSecretFails(t *testing.T) {
 		"TaskFailedToStart: ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm",
 		"api error AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/orders-execution-3c1f9e2/",
 		"is not authorized to perform: secretsmanager:GetSecretValue",
-		"container orders: no exit code, last status STOPPED",
+		"container orders: no exit code\n",
 	)
 }
 
@@ -308,4 +309,39 @@ func TestOutputsFromFile(t *testing.T) {
 	r := runCheck(t, "", "-outputs", file)
 
 	r.want(t, 0, "ok   web: shop-dev-web:9, 2/2 running, targets 2 healthy\n")
+}
+
+// cancelOn cancels a context once a line containing trigger is written:
+// the interrupt arrives while the command waits, at a known point.
+type cancelOn struct {
+	strings.Builder
+	trigger string
+	cancel  func()
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.trigger) {
+		c.cancel()
+	}
+	return c.Builder.Write(p)
+}
+
+func TestInterruptedWaitFailsWithEvidence(t *testing.T) {
+	f := newFakeAWS(t)
+	world(f, "orders")
+	f.services["orders"] = []ecsService{inProgress("orders")}
+	f.start()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stdout := &cancelOn{trigger: "rollout IN_PROGRESS", cancel: cancel}
+	var stderr strings.Builder
+	code := run(ctx, []string{"-timeout", "1h", "-poll", "1h"}, strings.NewReader(stackOutputs("orders")), stdout, &stderr)
+
+	r := result{code, stdout.String(), stderr.String()}
+	r.want(t, 1,
+		"FAIL orders: stopped waiting (context canceled): rollout IN_PROGRESS, 1/2 running, targets 2 healthy",
+		"service events, newest first:",
+		"last 50 log lines of /shop/dev/orders",
+	)
 }

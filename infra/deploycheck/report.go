@@ -93,7 +93,7 @@ func writeFailure(w io.Writer, a app, v verdict, st status, d diagnosis, logLine
 			shortTaskDefinition(deref(t.TaskDefinitionArn)), when, stamp(taskTime(t)))
 		fmt.Fprintf(w, "      %s: %s\n", orNone(string(t.StopCode)), orNone(deref(t.StoppedReason)))
 		for _, c := range t.Containers {
-			fmt.Fprintf(w, "      container %s: %s\n", deref(c.Name), containerOutcome(c))
+			fmt.Fprintf(w, "      container %s: %s\n", deref(c.Name), containerOutcome(c, deref(t.StoppedReason)))
 		}
 	}
 	if more := len(d.tasks) - stoppedTasksShown; more > 0 {
@@ -130,17 +130,25 @@ func writeFailure(w io.Writer, a app, v verdict, st status, d diagnosis, logLine
 	}
 }
 
-// containerOutcome is e.g. "exit code 1" or the reason ECS gives.
-func containerOutcome(c ecstypes.Container) string {
+// containerOutcome is e.g. "exit code 1", or "no exit code, still RUNNING"
+// for a task being stopped, with the container's reason unless it only
+// repeats the task's.
+func containerOutcome(c ecstypes.Container, taskReason string) string {
 	var parts []string
-	if c.ExitCode != nil {
+	switch status := deref(c.LastStatus); {
+	case c.ExitCode != nil:
 		parts = append(parts, fmt.Sprintf("exit code %d", *c.ExitCode))
+	case status != "" && status != "STOPPED":
+		parts = append(parts, "no exit code, still "+status)
+	default:
+		parts = append(parts, "no exit code")
 	}
-	if r := deref(c.Reason); r != "" {
+	switch r := deref(c.Reason); r {
+	case "":
+	case taskReason:
+		parts = append(parts, "same reason as the task")
+	default:
 		parts = append(parts, r)
-	}
-	if len(parts) == 0 {
-		return "no exit code, last status " + orNone(deref(c.LastStatus))
 	}
 	return strings.Join(parts, ", ")
 }
