@@ -120,6 +120,8 @@ func TestImagePullFailureFails(t *testing.T) {
 	f := newFakeAWS(t)
 	world(f, "orders")
 	rolledBackAfterPullFailure(f)
+	f.logs[logGroup("orders")] = append(f.logs[logGroup("orders")],
+		appLog("orders", "0e1d2c3b4a5f69788796a5b4c3d2e1f0", deployStart.Add(-time.Hour), "a line from before the deploy"))
 	f.start()
 
 	r := runCheck(t, stackOutputs("orders"))
@@ -130,7 +132,12 @@ func TestImagePullFailureFails(t *testing.T) {
 		"TaskFailedToStart: CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref 123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-dev-orders:4f2a9c1",
 		"container orders: no exit code, same reason as the task\n",
 		"shop-dev-orders:4f2a9c1: not found",
+		// The deploy began when its first task was created.
+		"last 50 log lines of /shop/dev/orders (streams orders/*) since 2026-11-29T06:00:40Z:\n",
 	)
+	if strings.Contains(r.stdout, "before the deploy") {
+		t.Errorf("output shows a log line from before the deploy")
+	}
 }
 
 func TestUnreadableSecretFails(t *testing.T) {

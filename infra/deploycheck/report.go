@@ -31,7 +31,7 @@ type diagnosis struct {
 func (c *cloud) diagnose(ctx context.Context, a app, st status, logLines int, now time.Time) diagnosis {
 	var d diagnosis
 	d.tasks, d.tasksErr = c.stoppedTasks(ctx, a.Service)
-	d.since = logWindowStart(st, d.tasks, now)
+	d.since = logWindowStart(a.TaskDefinition, st, d.tasks, now)
 	// The app's container writes to streams <app>/<container>/<task id>
 	// (awslogs-stream-prefix in infra/container.go); the Service Connect
 	// proxy's streams in the same group are left out.
@@ -39,22 +39,24 @@ func (c *cloud) diagnose(ctx context.Context, a app, st status, logLines int, no
 	return d
 }
 
-// logWindowStart is the earliest moment the deploy could have logged: the
-// oldest listed deployment or stopped task, or an hour ago without either.
-func logWindowStart(st status, tasks []ecstypes.Task, now time.Time) time.Time {
-	var start time.Time
-	earlier := func(t *time.Time) {
-		if t != nil && (start.IsZero() || t.Before(start)) {
-			start = *t
-		}
-	}
+// logWindowStart is when this deploy began, as near as ECS tells: the
+// creation of the deployment of the registered task definition, else of the
+// first stopped task that ran it, else an hour ago. Lines are read newest
+// first, so the window only keeps out what predates the deploy.
+func logWindowStart(want string, st status, tasks []ecstypes.Task, now time.Time) time.Time {
 	if st.service != nil {
 		for _, d := range st.service.Deployments {
-			earlier(d.CreatedAt)
+			if sameTaskDefinition(deref(d.TaskDefinition), want) && d.CreatedAt != nil {
+				return *d.CreatedAt
+			}
 		}
 	}
+	var start time.Time
 	for _, t := range tasks {
-		earlier(t.CreatedAt)
+		if sameTaskDefinition(deref(t.TaskDefinitionArn), want) && t.CreatedAt != nil &&
+			(start.IsZero() || t.CreatedAt.Before(start)) {
+			start = *t.CreatedAt
+		}
 	}
 	if start.IsZero() {
 		return now.Add(-time.Hour)
