@@ -81,6 +81,11 @@ func evaluate(want string, st status) verdict {
 	}
 
 	running := fmt.Sprintf("%d/%d running", primary.RunningCount, primary.DesiredCount)
+	if primary.FailedTasks > 0 {
+		// Tasks of this deployment that stopped before settling: what the
+		// circuit breaker counts towards its threshold.
+		running += fmt.Sprintf(" (%d failed)", primary.FailedTasks)
+	}
 	targets := "targets " + targetCounts(st.targets)
 	switch primary.RolloutState {
 	case ecstypes.DeploymentRolloutStateFailed:

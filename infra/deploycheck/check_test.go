@@ -72,6 +72,12 @@ func TestEvaluate(t *testing.T) {
 
 		{"rollout in progress", status{service: svc(dep("PRIMARY", wantDef, ecstypes.DeploymentRolloutStateInProgress, 1, 2)), targets: []elbtypes.TargetHealthDescription{healthy, tgt(elbtypes.TargetHealthStateEnumInitial, elbtypes.TargetHealthReasonEnumInitialHealthChecking)}},
 			waiting, "rollout IN_PROGRESS, 1/2 running, targets 1 healthy 1 initial"},
+		{"rollout in progress with failed tasks", status{service: svc(func() ecstypes.Deployment {
+			d := dep("PRIMARY", wantDef, ecstypes.DeploymentRolloutStateInProgress, 1, 2)
+			d.FailedTasks = 2
+			return d
+		}()), targets: []elbtypes.TargetHealthDescription{healthy}},
+			waiting, "rollout IN_PROGRESS, 1/2 running (2 failed), targets 1 healthy"},
 		{"unhealthy target while rollout runs is the circuit breaker's call", status{service: svc(dep("PRIMARY", wantDef, ecstypes.DeploymentRolloutStateInProgress, 1, 2)), targets: []elbtypes.TargetHealthDescription{healthy, tgt(elbtypes.TargetHealthStateEnumUnhealthy, elbtypes.TargetHealthReasonEnumFailedHealthChecks)}},
 			waiting, "targets 1 healthy 1 unhealthy"},
 		{"old deployment still active", status{service: svc(completed, dep("ACTIVE", oldDef, ecstypes.DeploymentRolloutStateCompleted, 1, 0)), targets: []elbtypes.TargetHealthDescription{healthy, healthy}},

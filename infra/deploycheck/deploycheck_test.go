@@ -149,7 +149,7 @@ func TestUnreadableSecretFails(t *testing.T) {
 	r := runCheck(t, stackOutputs("orders"))
 
 	r.want(t, 1,
-		"FAIL orders: deployment "+deploymentID("orders", 8)+" (shop-dev-orders:8) failed: ECS deployment circuit breaker: tasks failed to start., 0/2 running, targets none",
+		"FAIL orders: deployment "+deploymentID("orders", 8)+" (shop-dev-orders:8) failed: ECS deployment circuit breaker: tasks failed to start., 0/2 running (3 failed), targets none",
 		"TaskFailedToStart: ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm",
 		"api error AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/orders-execution-3c1f9e2/",
 		"is not authorized to perform: secretsmanager:GetSecretValue",
