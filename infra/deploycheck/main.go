@@ -117,6 +117,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func readOutputs(file string, stdin io.Reader) ([]byte, error) {
 	if file == "" {
+		// Run by hand without a pipe, it would wait for input silently.
+		if f, ok := stdin.(*os.File); ok {
+			if info, err := f.Stat(); err == nil && info.Mode()&os.ModeCharDevice != 0 {
+				return nil, errors.New("no stack outputs: pipe `pulumi stack output --json` into deploycheck, or pass -outputs file")
+			}
+		}
 		data, err := io.ReadAll(stdin)
 		if err != nil {
 			return nil, fmt.Errorf("read stack outputs from stdin: %w", err)
