@@ -352,3 +352,19 @@ func TestInterruptedWaitFailsWithEvidence(t *testing.T) {
 		"last 50 log lines of /shop/dev/orders",
 	)
 }
+
+// docs/cloud.md shows the sample output whole; it must be the file the
+// rollback scenario keeps equal to the command's output.
+func TestCloudDocShowsTheExample(t *testing.T) {
+	example, err := os.ReadFile(exampleDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := os.ReadFile(filepath.Join("..", "..", "docs", "cloud.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if block := "```text\n" + string(example) + "```\n"; !strings.Contains(string(cloud), block) {
+		t.Errorf("docs/cloud.md does not show %s whole in a text block; copy it there", exampleDoc)
+	}
+}
