@@ -35,6 +35,14 @@ func runCheck(t *testing.T, stdin string, args ...string) result {
 	return result{code, stdout.String(), stderr.String()}
 }
 
+// exactly checks the exit code and the whole output, and that stderr is empty.
+func (r result) exactly(t *testing.T, code int, stdout string) {
+	t.Helper()
+	if r.code != code || r.stdout != stdout || r.stderr != "" {
+		t.Errorf("got exit %d, stdout:\n%s\nstderr: %q\nwant exit %d, stdout:\n%s", r.code, r.stdout, r.stderr, code, stdout)
+	}
+}
+
 func (r result) want(t *testing.T, code int, parts ...string) {
 	t.Helper()
 	if r.code != code {
@@ -61,9 +69,7 @@ func TestHealthyRolloutPasses(t *testing.T) {
 	want := "ok   catalog: shop-dev-catalog:12, 2/2 running, targets 2 healthy\n" +
 		"ok   orders: shop-dev-orders:8, 2/2 running, targets 2 healthy\n" +
 		"ok   web: shop-dev-web:9, 2/2 running, targets 2 healthy\n"
-	if r.code != 0 || r.stdout != want || r.stderr != "" {
-		t.Errorf("got exit %d, stdout:\n%s\nstderr: %q\nwant exit 0, stdout:\n%s", r.code, r.stdout, r.stderr, want)
-	}
+	r.exactly(t, 0, want)
 	// A healthy deploy is not investigated.
 	for _, op := range f.seen {
 		if op == "ListTasks" || op == "FilterLogEvents" {
@@ -184,9 +190,7 @@ func TestRolloutCompletedOnSecondPollPasses(t *testing.T) {
 
 	want := "orders: rollout IN_PROGRESS, 1/2 running, targets 2 healthy\n" +
 		"ok   orders: shop-dev-orders:8, 2/2 running, targets 2 healthy\n"
-	if r.code != 0 || r.stdout != want || r.stderr != "" {
-		t.Errorf("got exit %d, stdout:\n%s\nstderr: %q\nwant exit 0, stdout:\n%s", r.code, r.stdout, r.stderr, want)
-	}
+	r.exactly(t, 0, want)
 	if n := f.calls["orders"]; n != 2 {
 		t.Errorf("DescribeServices asked about orders %d times, want 2", n)
 	}
