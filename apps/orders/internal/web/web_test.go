@@ -377,7 +377,7 @@ func TestResumeAfterCrashBetweenReserveAndConfirm(t *testing.T) {
 	req := mustValidate(t, body)
 	// A process took the key, reserved at catalog, and died.
 	c, err := e.store.Begin(context.Background(), order.Attempt{Key: "k-1", Request: req,
-		Fingerprint: order.Fingerprint(req), NewOrderID: uuid.New(), Lease: 20 * time.Millisecond})
+		Fingerprint: order.Fingerprint(req), NewOrderID: uuid.New(), Lease: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,12 @@ func TestResumeAfterCrashBetweenReserveAndConfirm(t *testing.T) {
 	}
 
 	wantProblem(t, e.post(t, "k-1", body), http.StatusConflict, "/problems/request-in-progress")
-	time.Sleep(40 * time.Millisecond) // the dead process's lease runs out
+	// The dead process's lease runs out: moved, not slept through, so a slow
+	// machine cannot expire it before the first retry above.
+	if _, err := e.pool.Exec(context.Background(),
+		"UPDATE orders.idempotency_keys SET locked_until = now() - interval '1 second' WHERE key = $1", "k-1"); err != nil {
+		t.Fatal(err)
+	}
 
 	r := e.post(t, "k-1", body)
 	var got order.Order
