@@ -131,9 +131,9 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	// IAM is eventually consistent, and ECS checks a role's permissions
-	// when it registers the task definition and starts tasks: both wait
-	// for the role policies, not only the roles.
+	// The first tasks use the roles as soon as the service exists, and IAM
+	// changes take a moment to apply: the task definition and the service
+	// wait for the role policies, not only for the roles their ARNs name.
 	afterPolicies := pulumi.DependsOn(roles.Policies)
 
 	containers := containerDefinitions(cfg, spec, args.Services, image.ImageUri, logs.Name, args.Database, secrets)
