@@ -159,5 +159,5 @@ func finalSnapshotID(cfg Config) pulumi.StringPtrInput {
 	if !cfg.DBFinalSnapshot {
 		return nil
 	}
-	return pulumi.String(fmt.Sprintf("%s-%s-final", cfg.Project, cfg.Stack))
+	return pulumi.String(dbIdentifier(cfg) + "-final")
 }

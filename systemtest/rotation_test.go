@@ -64,10 +64,18 @@ func TestDatabasePasswordRotation(t *testing.T) {
 				rotated bool
 				results []result
 			)
-			load := func(d time.Duration) {
+			// The load runs until stopped, so that however slow the machine,
+			// as many requests meet the rotated password as the checks need.
+			stop := make(chan struct{})
+			load := func() {
 				tick := time.NewTicker(20 * time.Millisecond)
 				defer tick.Stop()
-				for end := time.Now().Add(d); time.Now().Before(end); <-tick.C {
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
 					mu.Lock()
 					n := len(results)
 					mu.Unlock()
@@ -91,8 +99,16 @@ func TestDatabasePasswordRotation(t *testing.T) {
 			}
 
 			var wg sync.WaitGroup
-			wg.Go(func() { load(6 * time.Second) })
-			waitUntil(t, 10*time.Second, "100 requests before the rotation", func() bool {
+			wg.Go(load)
+			defer func() {
+				select {
+				case <-stop:
+				default:
+					close(stop)
+				}
+				wg.Wait()
+			}()
+			waitUntil(t, 60*time.Second, "100 requests before the rotation", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return len(results) >= 100
@@ -106,6 +122,18 @@ func TestDatabasePasswordRotation(t *testing.T) {
 			if n := role.TerminateSessions(t); n == 0 {
 				t.Fatal("catalog had no database session to end")
 			}
+			waitUntil(t, 60*time.Second, "200 requests after the rotation", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				after := 0
+				for _, r := range results {
+					if r.rotated {
+						after++
+					}
+				}
+				return after >= 200
+			})
+			close(stop)
 			wg.Wait()
 
 			failed := map[bool]int{} // 5xx (or no answer) by before/after the rotation

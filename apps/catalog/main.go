@@ -13,7 +13,6 @@ import (
 	catalogpg "github.com/fargateshop/shop/apps/catalog/internal/postgres"
 	"github.com/fargateshop/shop/apps/catalog/internal/web"
 	"github.com/fargateshop/shop/platform/config"
-	"github.com/fargateshop/shop/platform/dbsecret"
 	"github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/server"
 )
@@ -49,16 +48,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 		return err
 	}
 
-	var creds postgres.Credentials // nil: the password of DATABASE_URL or PGPASSWORD
-	if arn := cfg.Database.PasswordSecretARN; arn != "" {
-		src, err := dbsecret.Load(ctx, arn)
-		if err != nil {
-			_ = ln.Close()
-			return err
-		}
-		creds = src
-	}
-	pool, err := postgres.Open(ctx, log, cfg.Database.URL, creds, int32(cfg.MaxConns), 30*time.Second)
+	pool, err := postgres.OpenDatabase(ctx, log, cfg.Database, int32(cfg.MaxConns), 30*time.Second)
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("open database: %w", err)

@@ -16,7 +16,6 @@ import (
 	"github.com/fargateshop/shop/apps/orders/internal/reconcile"
 	"github.com/fargateshop/shop/apps/orders/internal/web"
 	"github.com/fargateshop/shop/platform/config"
-	"github.com/fargateshop/shop/platform/dbsecret"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/server"
 )
@@ -62,15 +61,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	if err != nil {
 		return err
 	}
-	var creds platformpg.Credentials // nil: the password of DATABASE_URL or PGPASSWORD
-	if arn := cfg.database.PasswordSecretARN; arn != "" {
-		src, err := dbsecret.Load(ctx, arn)
-		if err != nil {
-			return err
-		}
-		creds = src
-	}
-	pool, err := platformpg.Open(ctx, log, cfg.database.URL, creds, int32(cfg.maxConns), 30*time.Second)
+	pool, err := platformpg.OpenDatabase(ctx, log, cfg.database, int32(cfg.maxConns), 30*time.Second)
 	if err != nil {
 		return err
 	}

@@ -187,14 +187,14 @@ func (c *cloud) logTail(ctx context.Context, group, prefix string, since time.Ti
 		}
 		in.NextToken = out.NextToken
 	}
-	if len(events) > n {
-		events = events[:n]
-	}
-	slices.Reverse(events)
-	// Pages are newest first; sort anyway so lines read in time order even
-	// if a page interleaves streams loosely.
+	// Pages come newest first, but the order of events within a page is not
+	// documented for startFromHead=false: sort everything collected by time,
+	// then keep the newest n.
 	slices.SortStableFunc(events, func(a, b logtypes.FilteredLogEvent) int {
 		return cmp.Compare(deref(a.Timestamp), deref(b.Timestamp))
 	})
+	if len(events) > n {
+		events = events[len(events)-n:]
+	}
 	return events, nil
 }

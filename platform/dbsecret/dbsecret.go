@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -49,6 +51,10 @@ type GetSecretValueAPI interface {
 type Options struct {
 	TTL, MinAge, RetryAfter, Timeout time.Duration
 	Now                              func() time.Time // time.Now
+	// Log hears of reads that failed while a cached password was still in
+	// use: nothing else fails then, and a task role that lost its access
+	// would otherwise go unnoticed until the next rotation.
+	Log *slog.Logger
 }
 
 // Source returns the user and password of one secret, from a short cache.
@@ -83,6 +89,9 @@ func New(client GetSecretValueAPI, arn string, opts Options) *Source {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	return &Source{client: client, arn: arn, opts: opts}
 }
 
@@ -90,7 +99,7 @@ func New(client GetSecretValueAPI, arn string, opts Options) *Source {
 // the ECS task role's credentials, and AWS_ENDPOINT_URL_SECRETS_MANAGER or
 // AWS_ENDPOINT_URL when set. It asks the secret's own region, from the ARN,
 // whatever AWS_REGION says: that is where the secret lives.
-func Load(ctx context.Context, secretARN string) (*Source, error) {
+func Load(ctx context.Context, log *slog.Logger, secretARN string) (*Source, error) {
 	a, err := arn.Parse(secretARN)
 	if err != nil || a.Service != "secretsmanager" {
 		return nil, fmt.Errorf("dbsecret: %q is not the ARN of a Secrets Manager secret", secretARN)
@@ -99,7 +108,7 @@ func Load(ctx context.Context, secretARN string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dbsecret: load AWS configuration: %w", err)
 	}
-	return New(secretsmanager.NewFromConfig(cfg), secretARN, Options{}), nil
+	return New(secretsmanager.NewFromConfig(cfg), secretARN, Options{Log: log}), nil
 }
 
 // Credentials returns the secret's username ("" when it has none) and
@@ -117,6 +126,8 @@ func (s *Source) Credentials(ctx context.Context) (user, password string, err er
 			// The database has not refused the old password: keep using it
 			// while Secrets Manager cannot answer, and ask again later.
 			s.expires = now.Add(s.opts.RetryAfter)
+			s.opts.Log.WarnContext(ctx, "database secret unreadable; using the cached password",
+				"retry_in", s.opts.RetryAfter.String(), "error", err.Error())
 			return s.user, s.password, nil
 		}
 		return "", "", err

@@ -2,6 +2,7 @@ package dbsecret_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -166,7 +167,10 @@ func TestErrors(t *testing.T) {
 				fake.Put(tt.value, "AWSCURRENT")
 			}
 			clk := &clock{now: time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)}
-			src := dbsecret.New(fake.Client(), tt.arn, dbsecret.Options{Now: clk.Now})
+			var logs strings.Builder
+			src := dbsecret.New(fake.Client(), tt.arn, dbsecret.Options{
+				Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+			})
 			if tt.warm {
 				if _, _, err := src.Credentials(context.Background()); err != nil {
 					t.Fatal(err)
@@ -183,6 +187,12 @@ func TestErrors(t *testing.T) {
 			if tt.wantErr == "" {
 				if err != nil || password != tt.wantPass {
 					t.Fatalf("got %q, %v; want %q", password, err, tt.wantPass)
+				}
+				// The failed read is not swallowed: nothing else would
+				// show a task role that lost its access.
+				if got := logs.String(); !strings.Contains(got, "database secret unreadable") ||
+					!strings.Contains(got, tt.fail) || strings.Contains(got, cached) {
+					t.Errorf("got log %q, want a warning naming %s and not the value", got, tt.fail)
 				}
 				// Served from the cache, the service is asked again only
 				// after RetryAfter.
@@ -224,7 +234,7 @@ func TestLoadUsesTheEnvironment(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	t.Setenv("AWS_REGION", "") // the secret's region comes from its ARN
-	src, err := dbsecret.Load(context.Background(), dbsecrettest.ARN)
+	src, err := dbsecret.Load(context.Background(), nil, dbsecrettest.ARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +242,7 @@ func TestLoadUsesTheEnvironment(t *testing.T) {
 	if err != nil || user != "shop_admin" || password != "from-env" {
 		t.Fatalf("got %q/%q, %v; want shop_admin/from-env", user, password, err)
 	}
-	if _, err := dbsecret.Load(context.Background(), "arn:aws:ssm:eu-west-1:123456789012:parameter/db"); err == nil {
+	if _, err := dbsecret.Load(context.Background(), nil, "arn:aws:ssm:eu-west-1:123456789012:parameter/db"); err == nil {
 		t.Error("Load accepted an ARN that is not a secret's")
 	}
 }

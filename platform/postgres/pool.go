@@ -132,8 +132,10 @@ func (r *row) Scan(dest ...any) error {
 }
 
 // SendBatch sends b on a pooled connection. Its results report a failed
-// acquire only when read, too late to send the batch again, so a
-// connection is made sure of first (the pool hands the same one back).
+// acquire only when read, too late to send the batch again, so a connection
+// with working credentials is made sure of first. The pool usually hands
+// that one back; under concurrent use it may open another, whose refusal is
+// then not retried (the caller sees a connect error, answered 503).
 func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if p.creds != nil {
 		c, err := p.Acquire(ctx)

@@ -13,9 +13,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fargateshop/shop/platform/config"
+	"github.com/fargateshop/shop/platform/dbsecret"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// OpenDatabase opens the pool a service's settings describe: DATABASE_URL or
+// the PG* variables and, when PGPASSWORD_SECRET_ARN is set (on AWS), the
+// password read from that Secrets Manager secret for every new connection,
+// so the pool follows RDS's rotation of it.
+func OpenDatabase(ctx context.Context, log *slog.Logger, db config.Database, maxConns int32, wait time.Duration) (*Pool, error) {
+	var creds Credentials // nil: the password of DATABASE_URL or PGPASSWORD
+	if db.PasswordSecretARN != "" {
+		src, err := dbsecret.Load(ctx, log, db.PasswordSecretARN)
+		if err != nil {
+			return nil, err
+		}
+		creds = src
+	}
+	return Open(ctx, log, db.URL, creds, maxConns, wait)
+}
 
 // Open returns a pool for dsn, or for the standard PG* variables when dsn is
 // empty (how the ECS task definition passes the RDS endpoint). With creds,
