@@ -65,10 +65,12 @@ func TestImagesAreNeverDeletedByUp(t *testing.T) {
 	})
 }
 
-// AWS documents that a task gets the Service Connect endpoints that exist when
-// it starts; one started before its dependency's service existed cannot
-// resolve it until it is redeployed ("Service Connect components", Amazon ECS
-// developer guide). Each ECS service must wait for the services it calls.
+// AWS documents that existing tasks cannot resolve a new Service Connect
+// endpoint: only tasks started after it exists can, and it tells stacks to
+// make each client service depend on the services it calls ("Amazon ECS
+// Service Connect components", developer guide,
+// service-connect-concepts-deploy.html). Each ECS service must wait for the
+// services it calls.
 func TestServicesWaitForTheServicesTheyCall(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		for _, s := range routing.Services {
@@ -85,8 +87,10 @@ func TestServicesWaitForTheServicesTheyCall(t *testing.T) {
 }
 
 // IAM is eventually consistent: a role's inline policy may not be in effect
-// yet when ECS first uses the role. Task definitions and services wait for
-// the policies, not only the roles (which the ARNs alone would give).
+// yet when ECS first uses the role ("Changes that I make are not always
+// immediately visible", IAM user guide, troubleshoot.html). Task definitions
+// and services wait for the policies, not only the roles (which the ARNs
+// alone would give).
 func TestTasksWaitForTheirRolePolicies(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		for _, s := range routing.Services {
