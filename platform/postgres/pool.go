@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5"
@@ -41,23 +40,6 @@ type Pool struct {
 	*pgxpool.Pool
 	creds Credentials // nil: the password of DATABASE_URL or PGPASSWORD, never retried
 	log   *slog.Logger
-}
-
-// authFailed reports whether err is a connection attempt that the server
-// refused for its credentials: invalid_password (28P01, a wrong password)
-// or invalid_authorization_specification (28000, e.g. no pg_hba.conf entry
-// for a role whose name changed). Errors of a statement on an open
-// connection never count, even with those codes.
-func authFailed(err error) bool {
-	var connErr *pgconn.ConnectError
-	if !errors.As(err, &connErr) {
-		return false
-	}
-	var pgErr *pgconn.PgError
-	if !errors.As(connErr, &pgErr) {
-		return false
-	}
-	return pgErr.Code == "28P01" || pgErr.Code == "28000"
 }
 
 // refused tells the credentials source when err is a refused password,

@@ -4,6 +4,7 @@ package postgrestest
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/requestid"
 )
 
@@ -60,6 +62,27 @@ func NewDatabase(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// NewPool opens a pool on a new database (see NewDatabase), prepares it
+// with migrate (a service's Migrate; nil leaves the database empty) and
+// closes it when the test ends. Any failure fails the test.
+func NewPool(t testing.TB, migrate func(context.Context, *slog.Logger, *postgres.Pool) error) *postgres.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	pool, err := postgres.Open(ctx, log, NewDatabase(t), nil, 20, 5*time.Second)
+	if err != nil {
+		t.Fatalf("open a pool on the test database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if migrate != nil {
+		if err := migrate(ctx, log, pool); err != nil {
+			t.Fatalf("migrate the test database: %v", err)
+		}
+	}
+	return pool
 }
 
 // Role is a LOGIN role with a password, made for one test, that may use

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fargateshop/shop/apps/catalog/internal/catalog"
 	"github.com/fargateshop/shop/platform/apperr"
+	platformpg "github.com/fargateshop/shop/platform/postgres"
 )
 
 // Locking rules, which make every operation below atomic and deadlock-free:
@@ -54,7 +55,7 @@ func (s *Store) Reserve(ctx context.Context, req catalog.ReservationRequest) (re
 		return err
 	})
 	if err != nil {
-		return catalog.Reservation{}, false, dbError(err, "reserve")
+		return catalog.Reservation{}, false, platformpg.Error(ctx, "reserve", err)
 	}
 	return res, created, nil
 }
@@ -156,7 +157,7 @@ func (s *Store) Confirm(ctx context.Context, orderID uuid.UUID) (catalog.Reserva
 		return nil
 	})
 	if err != nil {
-		return catalog.Reservation{}, dbError(err, "confirm reservation")
+		return catalog.Reservation{}, platformpg.Error(ctx, "confirm reservation", err)
 	}
 	if expired {
 		return catalog.Reservation{}, catalog.ErrReservationReleased
@@ -196,7 +197,7 @@ func (s *Store) Release(ctx context.Context, orderID uuid.UUID) (catalog.Reserva
 		return release(ctx, tx, []uuid.UUID{orderID})
 	})
 	if err != nil {
-		return catalog.Reservation{}, dbError(err, "release reservation")
+		return catalog.Reservation{}, platformpg.Error(ctx, "release reservation", err)
 	}
 	return res, nil
 }
@@ -222,7 +223,7 @@ func (s *Store) SweepExpired(ctx context.Context, limit int) (int, error) {
 		return release(ctx, tx, ids)
 	})
 	if err != nil {
-		return 0, dbError(err, "sweep expired reservations")
+		return 0, platformpg.Error(ctx, "sweep expired reservations", err)
 	}
 	return n, nil
 }

@@ -5,19 +5,14 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
-	"net"
-	"strings"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fargateshop/shop/apps/catalog/internal/catalog"
-	"github.com/fargateshop/shop/platform/apperr"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
 )
 
@@ -39,6 +34,11 @@ func Migrations() fs.FS {
 	return sub
 }
 
+// Migrate applies the embedded migrations to Schema.
+func Migrate(ctx context.Context, log *slog.Logger, pool *platformpg.Pool) error {
+	return platformpg.Migrate(ctx, log, pool, Schema, Migrations())
+}
+
 // Store is the catalog's PostgreSQL storage.
 type Store struct {
 	pool *platformpg.Pool
@@ -52,7 +52,7 @@ func NewStore(pool *platformpg.Pool, ttl time.Duration) *Store {
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return dbError(s.pool.Ping(ctx), "ping")
+	return platformpg.Error(ctx, "ping", s.pool.Ping(ctx))
 }
 
 const productColumns = `id, sku, name, description, price_cents, currency, stock, created_at, updated_at`
@@ -69,16 +69,16 @@ func (s *Store) ListProducts(ctx context.Context, afterSKU string, limit int) ([
 	rows, err := s.pool.Query(ctx, `SELECT `+productColumns+` FROM catalog.products
 		WHERE sku > $1 ORDER BY sku LIMIT $2`, afterSKU, limit)
 	if err != nil {
-		return nil, dbError(err, "list products")
+		return nil, platformpg.Error(ctx, "list products", err)
 	}
 	products, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) { return scanProduct(r) })
-	return products, dbError(err, "list products")
+	return products, platformpg.Error(ctx, "list products", err)
 }
 
 // Product returns the product with id.
 func (s *Store) Product(ctx context.Context, id uuid.UUID) (catalog.Product, error) {
 	p, err := scanProduct(s.pool.QueryRow(ctx, `SELECT `+productColumns+` FROM catalog.products WHERE id = $1`, id))
-	return productResult(p, err, "get product")
+	return productResult(ctx, "get product", p, err)
 }
 
 // CreateProduct stores a new, valid product.
@@ -86,10 +86,10 @@ func (s *Store) CreateProduct(ctx context.Context, np catalog.NewProduct) (catal
 	p, err := scanProduct(s.pool.QueryRow(ctx, `INSERT INTO catalog.products
 		(sku, name, description, price_cents, currency, stock) VALUES ($1, $2, $3, $4, $5, $6)
 		RETURNING `+productColumns, np.SKU, np.Name, np.Description, np.PriceCents, np.Currency, np.Stock))
-	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" {
+	if platformpg.IsUniqueViolation(err) {
 		return catalog.Product{}, catalog.DuplicateSKU(np.SKU)
 	}
-	return productResult(p, err, "create product")
+	return productResult(ctx, "create product", p, err)
 }
 
 // UpdateProduct applies a valid patch.
@@ -100,7 +100,7 @@ func (s *Store) UpdateProduct(ctx context.Context, id uuid.UUID, patch catalog.P
 		price_cents = COALESCE($4, price_cents),
 		updated_at  = now()
 		WHERE id = $1 RETURNING `+productColumns, id, patch.Name, patch.Description, patch.PriceCents))
-	return productResult(p, err, "update product")
+	return productResult(ctx, "update product", p, err)
 }
 
 // SetStock sets the stock available to new orders. Units held by current
@@ -108,79 +108,17 @@ func (s *Store) UpdateProduct(ctx context.Context, id uuid.UUID, patch catalog.P
 func (s *Store) SetStock(ctx context.Context, id uuid.UUID, stock int) (catalog.Product, error) {
 	p, err := scanProduct(s.pool.QueryRow(ctx, `UPDATE catalog.products SET stock = $2, updated_at = now()
 		WHERE id = $1 RETURNING `+productColumns, id, stock))
-	return productResult(p, err, "set stock")
+	return productResult(ctx, "set stock", p, err)
 }
 
 // productResult is the result of a query for one product: no row means
 // the product does not exist.
-func productResult(p catalog.Product, err error, doing string) (catalog.Product, error) {
+func productResult(ctx context.Context, op string, p catalog.Product, err error) (catalog.Product, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return catalog.Product{}, catalog.ErrProductNotFound
 	}
 	if err != nil {
-		return catalog.Product{}, dbError(err, doing)
+		return catalog.Product{}, platformpg.Error(ctx, op, err)
 	}
 	return p, nil
-}
-
-// dbError turns a driver error into what callers need: apperr errors pass
-// through, an unreachable or overloaded
-// database becomes Unavailable (503, the client may retry), and anything
-// else stays an internal error wrapped with what was being done.
-func dbError(err error, doing string) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := apperr.As(err); ok {
-		return err
-	}
-	if unavailable(err) {
-		return apperr.Wrap(apperr.Unavailable, fmt.Errorf("%s: %w", doing, err),
-			"the catalog database is unavailable; retry later")
-	}
-	return fmt.Errorf("%s: %w", doing, err)
-}
-
-// unavailable reports whether err means the database could not be reached
-// or could not serve the request right now, as opposed to a bug such as a
-// bad query or a violated constraint.
-func unavailable(err error) bool {
-	var (
-		connErr *pgconn.ConnectError
-		netErr  net.Error
-		pgErr   *pgconn.PgError
-	)
-	switch {
-	case errors.As(err, &connErr):
-		// Whatever the server said while connecting (a refused password in
-		// the seconds of a rotation, too many connections, starting up),
-		// the request did not reach the database: a retry may succeed.
-		return true
-	case errors.As(err, &pgErr):
-		return transientState(pgErr.Code)
-	case errors.As(err, &netErr),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		pgconn.Timeout(err), pgconn.SafeToRetry(err):
-		return true
-	}
-	return false
-}
-
-// transientState reports whether a server error SQLSTATE means "not now"
-// rather than "never".
-func transientState(code string) bool {
-	switch {
-	case strings.HasPrefix(code, "08"), // connection exception
-		strings.HasPrefix(code, "53"): // insufficient resources, e.g. too many connections
-		return true
-	}
-	switch code {
-	case "57014", // query_canceled: statement_timeout
-		"57P01", "57P02", "57P03", // server shutting down or starting up
-		"40001", "40P01", // serialization failure, deadlock detected: a retry succeeds
-		"25P03": // idle_in_transaction_session_timeout
-		return true
-	}
-	return false
 }

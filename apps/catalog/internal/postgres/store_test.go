@@ -21,26 +21,10 @@ import (
 
 var discard = slog.New(slog.DiscardHandler)
 
-// openPool opens a pool on a fresh, unmigrated database.
-func openPool(t *testing.T) *platformpg.Pool {
-	t.Helper()
-	dsn := postgrestest.NewDatabase(t)
-	pool, err := platformpg.Open(context.Background(), discard, dsn, nil, 20, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
-// newStore returns a Store on a fresh, migrated database (with the seed
-// products, which tests leave alone).
+// newStore returns a Store on a fresh, migrated database: an empty catalog.
 func newStore(t *testing.T, ttl time.Duration) (*Store, *platformpg.Pool) {
 	t.Helper()
-	pool := openPool(t)
-	if err := platformpg.Migrate(context.Background(), discard, pool, Schema, Migrations()); err != nil {
-		t.Fatal(err)
-	}
+	pool := postgrestest.NewPool(t, Migrate)
 	return NewStore(pool, ttl), pool
 }
 
@@ -63,10 +47,13 @@ func stockOf(t *testing.T, s *Store, id uuid.UUID) int {
 	return p.Stock
 }
 
-func wantStock(t *testing.T, s *Store, p catalog.Product, want int) {
+// wantStock checks that each of products has want units in stock.
+func wantStock(t *testing.T, s *Store, want int, products ...catalog.Product) {
 	t.Helper()
-	if got := stockOf(t, s, p.ID); got != want {
-		t.Errorf("%s: got stock %d, want %d", p.SKU, got, want)
+	for _, p := range products {
+		if got := stockOf(t, s, p.ID); got != want {
+			t.Errorf("%s: got stock %d, want %d", p.SKU, got, want)
+		}
 	}
 }
 
@@ -78,6 +65,25 @@ func line(p catalog.Product, qty int) catalog.Line {
 	return catalog.Line{ProductID: p.ID, Quantity: qty}
 }
 
+// mustReserve reserves lines for each of orders.
+func mustReserve(t *testing.T, s *Store, orders []uuid.UUID, lines ...catalog.Line) {
+	t.Helper()
+	for _, order := range orders {
+		if _, _, err := s.Reserve(context.Background(), request(order, lines...)); err != nil {
+			t.Fatalf("reserve %s: %v", order, err)
+		}
+	}
+}
+
+// expire moves the expiry of orders' reservations into the past.
+func expire(t *testing.T, pool *platformpg.Pool, orders ...uuid.UUID) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), `UPDATE catalog.reservations
+		SET expires_at = now() - interval '1 hour' WHERE order_id = ANY($1)`, orders); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // wantErr checks that err is the apperr with code and problem type.
 func wantErr(t *testing.T, err error, code apperr.Code, typ string) *apperr.Error {
 	t.Helper()
@@ -86,43 +92,6 @@ func wantErr(t *testing.T, err error, code apperr.Code, typ string) *apperr.Erro
 		t.Fatalf("got error %v, want code %s type %q", err, code, typ)
 	}
 	return e
-}
-
-func TestMigrateConcurrentlyAndSeedOnce(t *testing.T) {
-	ctx := context.Background()
-	pool := openPool(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Go(func() { errs <- platformpg.Migrate(ctx, discard, pool, Schema, Migrations()) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("concurrent migrate: %v", err)
-		}
-	}
-	count := func() int {
-		var n int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM catalog.products`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	if n := count(); n < 6 || n > 8 {
-		t.Fatalf("got %d seeded products, want 6 to 8", n)
-	}
-	// Restarting must never seed again, not even into an empty table.
-	if _, err := pool.Exec(ctx, `DELETE FROM catalog.products`); err != nil {
-		t.Fatal(err)
-	}
-	if err := platformpg.Migrate(ctx, discard, pool, Schema, Migrations()); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(); n != 0 {
-		t.Errorf("got %d products after a restart, want 0 (seeded once only)", n)
-	}
 }
 
 func TestProducts(t *testing.T) {
@@ -173,10 +142,7 @@ func TestProducts(t *testing.T) {
 
 func TestListProductsOrderAndPages(t *testing.T) {
 	ctx := context.Background()
-	s, pool := newStore(t, time.Minute)
-	if _, err := pool.Exec(ctx, `DELETE FROM catalog.products`); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newStore(t, time.Minute)
 	// Mixed case and punctuation: the order must be byte order whatever the
 	// server's locale, or keyset pages would skip or repeat rows.
 	skus := []string{"b", "B", "a-1", "a_1", "A1", "_x", "-y", "z", "Z9", "0"}
@@ -238,7 +204,7 @@ func TestConcurrentReservationsNeverOversell(t *testing.T) {
 	if ok != 10 || short != 40 {
 		t.Errorf("got %d reserved and %d out of stock, want 10 and 40", ok, short)
 	}
-	wantStock(t, s, a, 0)
+	wantStock(t, s, 0, a)
 
 	if _, err := s.SetStock(ctx, a.ID, 10); err != nil {
 		t.Fatal(err)
@@ -258,8 +224,7 @@ func TestConcurrentReservationsNeverOversell(t *testing.T) {
 	if ok != 10 || short != 30 {
 		t.Errorf("two lines: got %d reserved and %d out of stock, want 10 and 30", ok, short)
 	}
-	wantStock(t, s, a, 0)
-	wantStock(t, s, b, 0)
+	wantStock(t, s, 0, a, b)
 }
 
 func TestReserveIsAllOrNothing(t *testing.T) {
@@ -275,15 +240,15 @@ func TestReserveIsAllOrNothing(t *testing.T) {
 	if len(e.Fields) != 2 || e.Fields[0].Field != "items[1].quantity" || e.Fields[1].Field != "items[2].quantity" {
 		t.Errorf("got fields %v, want items[1].quantity and items[2].quantity", e.Fields)
 	}
-	wantStock(t, s, a, 5)
-	wantStock(t, s, b, 1)
+	wantStock(t, s, 5, a)
+	wantStock(t, s, 1, b)
 
 	_, _, err = s.Reserve(ctx, request(order, line(a, 1), catalog.Line{ProductID: uuid.New(), Quantity: 1}))
 	e = wantErr(t, err, apperr.NotFound, "/problems/unknown-product")
 	if len(e.Fields) != 1 || e.Fields[0].Field != "items[1].product_id" {
 		t.Errorf("got fields %v, want items[1].product_id", e.Fields)
 	}
-	wantStock(t, s, a, 5)
+	wantStock(t, s, 5, a)
 
 	// Nothing was recorded for the order: it can still reserve.
 	if _, err := s.Confirm(ctx, order); apperr.CodeOf(err) != apperr.NotFound {
@@ -297,8 +262,7 @@ func TestReserveIsAllOrNothing(t *testing.T) {
 		res.Lines[1].UnitPriceCents != 250 || res.Lines[1].Currency != "USD" || res.Status != catalog.Reserved {
 		t.Errorf("got %+v, want lines B then A with prices", res)
 	}
-	wantStock(t, s, a, 0)
-	wantStock(t, s, b, 0)
+	wantStock(t, s, 0, a, b)
 }
 
 func TestReserveIsIdempotent(t *testing.T) {
@@ -331,8 +295,8 @@ func TestReserveIsIdempotent(t *testing.T) {
 	if created != 1 {
 		t.Errorf("got %d created, want 1", created)
 	}
-	wantStock(t, s, a, 97)
-	wantStock(t, s, b, 99)
+	wantStock(t, s, 97, a)
+	wantStock(t, s, 99, b)
 
 	first, _, _ := s.Reserve(ctx, request(order, line(b, 1), line(a, 3)))
 	again, isNew, err := s.Reserve(ctx, request(order, line(a, 3), line(b, 1)))
@@ -341,7 +305,7 @@ func TestReserveIsIdempotent(t *testing.T) {
 	}
 	_, _, err = s.Reserve(ctx, request(order, line(a, 4), line(b, 1)))
 	wantErr(t, err, apperr.Conflict, "/problems/reservation-mismatch")
-	wantStock(t, s, a, 97)
+	wantStock(t, s, 97, a)
 }
 
 func TestConfirmAndRelease(t *testing.T) {
@@ -361,7 +325,7 @@ func TestConfirmAndRelease(t *testing.T) {
 	}
 	_, err := s.Release(ctx, confirmed)
 	wantErr(t, err, apperr.Conflict, "/problems/reservation-confirmed")
-	wantStock(t, s, a, 8)
+	wantStock(t, s, 8, a)
 	res, created, err := s.Reserve(ctx, request(confirmed, line(a, 2)))
 	if err != nil || created || res.Status != catalog.Confirmed {
 		t.Errorf("reserve a confirmed order: got %+v, %v, %v; want it unchanged", res, created, err)
@@ -372,7 +336,7 @@ func TestConfirmAndRelease(t *testing.T) {
 	if _, _, err := s.Reserve(ctx, request(released, line(a, 3))); err != nil {
 		t.Fatal(err)
 	}
-	wantStock(t, s, a, 5)
+	wantStock(t, s, 5, a)
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Go(func() {
@@ -382,10 +346,10 @@ func TestConfirmAndRelease(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	wantStock(t, s, a, 8)
+	wantStock(t, s, 8, a)
 	_, err = s.Confirm(ctx, released)
 	wantErr(t, err, apperr.Conflict, "/problems/reservation-released")
-	wantStock(t, s, a, 8)
+	wantStock(t, s, 8, a)
 
 	_, err = s.Confirm(ctx, uuid.New())
 	wantErr(t, err, apperr.NotFound, "")
@@ -399,7 +363,7 @@ func TestConfirmAndRelease(t *testing.T) {
 	if err != nil || created || res.Status != catalog.Released {
 		t.Errorf("reserve after tombstone: got %+v, created=%v, %v; want released", res, created, err)
 	}
-	wantStock(t, s, a, 8)
+	wantStock(t, s, 8, a)
 }
 
 // Invariant 1 of the design: stock given = stock now + confirmed units.
@@ -421,27 +385,15 @@ func checkInvariant(t *testing.T, pool *platformpg.Pool, p catalog.Product, give
 func TestSweeperReleasesOnlyExpiredReservations(t *testing.T) {
 	ctx := context.Background()
 	s, pool := newStore(t, time.Hour)
-	short := NewStore(pool, time.Millisecond)
 	a := mustCreate(t, s, "A", 10)
 
 	expired, kept, confirmed := uuid.New(), uuid.New(), uuid.New()
-	for _, r := range []struct {
-		s     *Store
-		order uuid.UUID
-	}{{short, expired}, {s, kept}, {s, confirmed}} {
-		if _, _, err := r.s.Reserve(ctx, request(r.order, line(a, 1))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustReserve(t, s, []uuid.UUID{expired, kept, confirmed}, line(a, 1))
 	if _, err := s.Confirm(ctx, confirmed); err != nil {
 		t.Fatal(err)
 	}
 	// A confirmed reservation past its expiry must stay confirmed.
-	if _, err := pool.Exec(ctx, `UPDATE catalog.reservations SET expires_at = now() - interval '1 hour'
-		WHERE order_id = $1`, confirmed); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(10 * time.Millisecond)
+	expire(t, pool, expired, confirmed)
 
 	n, err := s.SweepExpired(ctx, 100)
 	if err != nil || n != 1 {
@@ -450,7 +402,7 @@ func TestSweeperReleasesOnlyExpiredReservations(t *testing.T) {
 	if n, _ := s.SweepExpired(ctx, 100); n != 0 {
 		t.Errorf("second sweep released %d, want 0", n)
 	}
-	wantStock(t, s, a, 8)
+	wantStock(t, s, 8, a)
 	// A repeated reserve reads a reservation's status without changing it.
 	for order, want := range map[uuid.UUID]catalog.Status{expired: catalog.Released, kept: catalog.Reserved, confirmed: catalog.Confirmed} {
 		res, _, err := s.Reserve(ctx, request(order, line(a, 1)))
@@ -465,65 +417,91 @@ func TestSweeperReleasesOnlyExpiredReservations(t *testing.T) {
 }
 
 func TestConfirmAfterExpiryReleases(t *testing.T) {
-	ctx := context.Background()
-	s, pool := newStore(t, time.Millisecond)
+	s, pool := newStore(t, time.Hour)
 	a := mustCreate(t, s, "A", 5)
 	order := uuid.New()
-	if _, _, err := s.Reserve(ctx, request(order, line(a, 2))); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(10 * time.Millisecond)
-	_, err := s.Confirm(ctx, order)
+	mustReserve(t, s, []uuid.UUID{order}, line(a, 2))
+	expire(t, pool, order)
+	_, err := s.Confirm(context.Background(), order)
 	wantErr(t, err, apperr.Conflict, "/problems/reservation-released")
-	wantStock(t, s, a, 5)
+	wantStock(t, s, 5, a)
 	checkInvariant(t, pool, a, 5)
+}
+
+// records hands the sweeper's log records to the test, so it can wait for
+// a sweep instead of polling the stock.
+type records chan slog.Record
+
+func (r records) Enabled(context.Context, slog.Level) bool { return true }
+func (r records) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r records) WithGroup(string) slog.Handler            { return r }
+func (r records) Handle(_ context.Context, rec slog.Record) error {
+	select {
+	case r <- rec:
+	default: // never block the sweeper; the test reads only the first few
+	}
+	return nil
 }
 
 func TestRunSweeperReleasesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s, _ := newStore(t, 50*time.Millisecond)
+	defer cancel()
+	s, pool := newStore(t, time.Hour)
 	a := mustCreate(t, s, "A", 3)
-	if _, _, err := s.Reserve(ctx, request(uuid.New(), line(a, 3))); err != nil {
-		t.Fatal(err)
-	}
+	first, second := uuid.New(), uuid.New()
+	mustReserve(t, s, []uuid.UUID{first, second}, line(a, 1))
+	expire(t, pool, first)
+
+	logs := make(records, 16)
 	done := make(chan struct{})
 	go func() {
-		s.RunSweeper(ctx, discard, 10*time.Millisecond)
+		s.RunSweeper(ctx, slog.New(logs), 5*time.Millisecond)
 		close(done)
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for stockOf(t, s, a.ID) != 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("the sweeper did not release the expired reservation within 5 s")
+	// The first sweep runs at once; the second reservation expires only
+	// after it, so a later tick must release that one.
+	released := func(want int) {
+		t.Helper()
+		select {
+		case rec := <-logs:
+			if rec.Message != "released expired reservations" {
+				t.Fatalf("got log %q, want the release of an expired reservation", rec.Message)
+			}
+		case <-time.After(30 * time.Second): // a hang guard, not a measurement
+			t.Fatal("the sweeper released nothing")
 		}
-		time.Sleep(10 * time.Millisecond)
+		wantStock(t, s, want, a)
 	}
+	released(2)
+	expire(t, pool, second)
+	released(3)
+
 	cancel()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("RunSweeper did not return after ctx was cancelled")
 	}
 }
 
-// Confirm, release and the sweeper race on the same reservations; each
-// reservation must end in exactly one final state with stock to match.
+// Confirm, release and the sweeper race on the same reservations, half of
+// them expired; each reservation must end in exactly one final state with
+// stock to match, and no expired one may be sold.
 func TestConfirmReleaseSweeperRace(t *testing.T) {
 	ctx := context.Background()
 	const n = 40
 	s, pool := newStore(t, time.Hour)
 	a := mustCreate(t, s, "A", n)
 	orders := make([]uuid.UUID, n)
+	var expired []uuid.UUID
 	for i := range orders {
 		orders[i] = uuid.New()
-		if _, _, err := s.Reserve(ctx, request(orders[i], line(a, 1))); err != nil {
-			t.Fatal(err)
+		if i%2 == 1 {
+			expired = append(expired, orders[i])
 		}
 	}
-	// All expire together, in the middle of the confirms below.
-	if _, err := pool.Exec(ctx, `UPDATE catalog.reservations SET expires_at = now() + interval '40 milliseconds'`); err != nil {
-		t.Fatal(err)
-	}
+	mustReserve(t, s, orders, line(a, 1))
+	expire(t, pool, expired...)
 
 	stop := make(chan struct{})
 	var sweeper sync.WaitGroup
@@ -544,7 +522,6 @@ func TestConfirmReleaseSweeperRace(t *testing.T) {
 	confirmedOK := make([]bool, n)
 	for i, order := range orders {
 		wg.Go(func() {
-			time.Sleep(time.Duration(i) * 2 * time.Millisecond) // straddle the expiry
 			_, err := s.Confirm(ctx, order)
 			switch e, _ := apperr.As(err); {
 			case err == nil:
@@ -554,7 +531,7 @@ func TestConfirmReleaseSweeperRace(t *testing.T) {
 				t.Errorf("confirm: %v", err)
 			}
 		})
-		if i%4 == 0 { // some orders also release concurrently
+		if i%4 < 2 { // some orders, expired or not, also release concurrently
 			wg.Go(func() {
 				_, err := s.Release(ctx, order)
 				if err != nil && !errors.Is(err, catalog.ErrReservationConfirmed) {
@@ -568,9 +545,12 @@ func TestConfirmReleaseSweeperRace(t *testing.T) {
 	sweeper.Wait()
 
 	won := 0
-	for _, ok := range confirmedOK {
+	for i, ok := range confirmedOK {
 		if ok {
 			won++
+		}
+		if ok && i%2 == 1 {
+			t.Errorf("order %d: confirmed after its reservation expired", i)
 		}
 	}
 	t.Logf("%d of %d confirms won against the sweeper and releases", won, n)
@@ -586,7 +566,10 @@ func TestConfirmReleaseSweeperRace(t *testing.T) {
 	checkInvariant(t, pool, a, n)
 }
 
-func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
+// TestDatabaseErrors checks that the store answers through
+// platformpg.Error: an outage is Unavailable, a client that hung up is
+// not, and a bug stays internal.
+func TestDatabaseErrors(t *testing.T) {
 	ctx := context.Background()
 	pgxPool, err := pgxpool.New(ctx, "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
 	if err != nil {
@@ -620,19 +603,25 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 		t.Errorf("refused login: got %s (%v), want unavailable", apperr.CodeOf(err), err)
 	}
 
-	// A query bug stays an internal error, not a 503 that invites retries.
-	s2, pool2 := newStore(t, time.Minute)
-	_, err = pool2.Exec(ctx, `SELECT no_such_column FROM catalog.products`)
-	if code := apperr.CodeOf(dbError(err, "bad query")); code != apperr.Internal {
-		t.Errorf("bad query: got %s, want internal", code)
-	}
-	tctx, cancel := context.WithTimeout(ctx, time.Nanosecond)
-	defer cancel()
-	time.Sleep(time.Millisecond)
-	if _, err := s2.ListProducts(tctx, "", 1); apperr.CodeOf(err) != apperr.Unavailable {
-		t.Errorf("deadline: got %v, want unavailable", err)
-	}
-	if !strings.Contains(dbError(errors.New("x"), "doing").Error(), "doing") {
-		t.Error("dbError drops what was being done")
+	// A client that hung up is no outage: no 503, and context.Canceled
+	// stays visible. A deadline is the service's budget for the database:
+	// too slow is unavailable, and the context's error stays in the chain.
+	s2, _ := newStore(t, time.Minute)
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	late, cancelLate := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancelLate()
+	for _, tt := range []struct {
+		ctx      context.Context
+		want     error
+		wantCode apperr.Code
+	}{{gone, context.Canceled, apperr.Internal}, {late, context.DeadlineExceeded, apperr.Unavailable}} {
+		_, err := s2.ListProducts(tt.ctx, "", 1)
+		if apperr.CodeOf(err) != tt.wantCode || !errors.Is(err, tt.want) || !strings.Contains(err.Error(), "list products") {
+			t.Errorf("list with a done context: got %s (%v), want %s naming list products and %v", apperr.CodeOf(err), err, tt.wantCode, tt.want)
+		}
+		if _, isApp := apperr.As(err); tt.want == context.Canceled && isApp {
+			t.Errorf("cancelled list: got %v, want no apperr code", err)
+		}
 	}
 }

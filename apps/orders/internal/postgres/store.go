@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fargateshop/shop/apps/orders/internal/order"
-	"github.com/fargateshop/shop/platform/apperr"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
 )
 
@@ -46,7 +44,7 @@ func New(pool *platformpg.Pool) *Store { return &Store{pool: pool} }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.pool.Ping(ctx)
+	return platformpg.Error(ctx, "ping", s.pool.Ping(ctx))
 }
 
 // Begin registers an attempt under its Idempotency-Key. A new key inserts
@@ -117,7 +115,7 @@ func (s *Store) Begin(ctx context.Context, a order.Attempt) (order.Claim, error)
 		return err
 	})
 	if err != nil {
-		return order.Claim{}, dbError("begin order", err)
+		return order.Claim{}, platformpg.Error(ctx, "begin order", err)
 	}
 	return claim, nil
 }
@@ -206,7 +204,7 @@ func mustChange(ct pgconn.CommandTag) error {
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (order.Order, error) {
 	o, err := getOrder(ctx, s.pool, id)
 	if err != nil {
-		return order.Order{}, dbError("get order", err)
+		return order.Order{}, platformpg.Error(ctx, "get order", err)
 	}
 	return o, nil
 }
@@ -243,7 +241,7 @@ func (s *Store) RecordReservation(ctx context.Context, id uuid.UUID, items []ord
 		return nil
 	})
 	if err != nil {
-		return order.Order{}, dbError("record reservation", err)
+		return order.Order{}, platformpg.Error(ctx, "record reservation", err)
 	}
 	return o, nil
 }
@@ -260,7 +258,7 @@ func (s *Store) Confirm(ctx context.Context, c order.Claim, body []byte) error {
 		b.Queue(completeSQL, completeArgs(c, &order.Response{Status: 201, Body: body})...)
 		return tx.SendBatch(ctx, b).Close()
 	})
-	return dbError("confirm order", err)
+	return platformpg.Error(ctx, "confirm order", err)
 }
 
 // Fail marks a pending or reserved order failed. With resp, the key is
@@ -279,7 +277,7 @@ func (s *Store) Fail(ctx context.Context, c order.Claim, reason string, resp *or
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})
-	return dbError("fail order", err)
+	return platformpg.Error(ctx, "fail order", err)
 }
 
 // completeSQL stores the answer of a claim's request under its key, which
@@ -302,7 +300,7 @@ const releaseLeaseSQL = `
 // request with the key (or the reconciler) carries on with the order.
 func (s *Store) ReleaseLease(ctx context.Context, c order.Claim) error {
 	_, err := s.pool.Exec(ctx, releaseLeaseSQL, c.Key, c.LeaseID)
-	return dbError("release lease", err)
+	return platformpg.Error(ctx, "release lease", err)
 }
 
 // ClaimStuck leases up to limit orders that are pending or reserved, were
@@ -325,7 +323,7 @@ func (s *Store) ClaimStuck(ctx context.Context, olderThan, lease time.Duration, 
 		FROM stuck WHERE k.key = stuck.key
 		RETURNING k.key, k.lease_id, k.order_id`, olderThan.Milliseconds(), limit, lease.Milliseconds())
 	if err != nil {
-		return nil, dbError("claim stuck orders", err)
+		return nil, platformpg.Error(ctx, "claim stuck orders", err)
 	}
 	claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (order.Claim, error) {
 		var c order.Claim
@@ -333,7 +331,7 @@ func (s *Store) ClaimStuck(ctx context.Context, olderThan, lease time.Duration, 
 		return c, err
 	})
 	if err != nil {
-		return nil, dbError("claim stuck orders", err)
+		return nil, platformpg.Error(ctx, "claim stuck orders", err)
 	}
 	for i := range claims {
 		if claims[i].Order, err = s.Get(ctx, claims[i].Order.ID); err != nil {
@@ -355,42 +353,7 @@ func (s *Store) DeleteExpiredKeys(ctx context.Context, retention time.Duration) 
 		       OR (o.status IN ('confirmed', 'failed') AND (k.locked_until IS NULL OR k.locked_until <= now())))`,
 		retention.Milliseconds())
 	if err != nil {
-		return 0, dbError("delete expired keys", err)
+		return 0, platformpg.Error(ctx, "delete expired keys", err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-// dbError keeps apperr errors as they are, turns failures to reach the
-// database into Unavailable (503 + Retry-After, the client may retry) and
-// everything else into an internal error.
-func dbError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := apperr.As(err); ok {
-		return err
-	}
-	var (
-		connErr *pgconn.ConnectError
-		pgErr   *pgconn.PgError
-	)
-	if !errors.As(err, &connErr) && errors.As(err, &pgErr) && !unavailableCode(pgErr.Code) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	// No connection (refused, reset, timeout, pool closed, or the server
-	// refused the login, e.g. in the seconds of a password rotation) or a
-	// server that is shutting down or overloaded.
-	return apperr.Wrap(apperr.Unavailable, fmt.Errorf("%s: %w", op, err),
-		"the orders database is unavailable; try again shortly")
-}
-
-func unavailableCode(code string) bool {
-	switch {
-	case strings.HasPrefix(code, "08"): // connection exception
-		return true
-	case code == "53300", code == "57P01", code == "57P02", code == "57P03", code == "57014":
-		// too many connections, admin/crash shutdown, cannot connect now, statement timeout
-		return true
-	}
-	return false
 }

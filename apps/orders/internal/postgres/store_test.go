@@ -3,8 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -22,16 +20,7 @@ import (
 
 func newStore(t *testing.T) (*postgres.Store, *platformpg.Pool) {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool, err := platformpg.Open(ctx, log, postgrestest.NewDatabase(t), nil, 20, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := postgres.Migrate(ctx, log, pool); err != nil {
-		t.Fatal(err)
-	}
+	pool := postgrestest.NewPool(t, postgres.Migrate)
 	return postgres.New(pool), pool
 }
 
@@ -43,6 +32,34 @@ var request = order.Request{Email: "ada@example.com", Lines: []order.Line{
 func attempt(key string, lease time.Duration) order.Attempt {
 	return order.Attempt{Key: key, Fingerprint: order.Fingerprint(request), Request: request,
 		NewOrderID: uuid.New(), Lease: lease}
+}
+
+// begin starts an attempt under key and fails the test if it cannot.
+func begin(t *testing.T, s *postgres.Store, key string, lease time.Duration) order.Claim {
+	t.Helper()
+	c, err := s.Begin(context.Background(), attempt(key, lease))
+	if err != nil {
+		t.Fatalf("begin %s: %v", key, err)
+	}
+	return c
+}
+
+// fail fails c's order, storing resp when it is not nil.
+func fail(t *testing.T, s *postgres.Store, c order.Claim, resp *order.Response) {
+	t.Helper()
+	if err := s.Fail(context.Background(), c, "failed by the test", resp); err != nil {
+		t.Fatalf("fail order %s: %v", c.Order.ID, err)
+	}
+}
+
+// expireLease moves the lease of key into the past, as if the attempt
+// holding it had died that long ago.
+func expireLease(t *testing.T, pool *platformpg.Pool, key string) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), `UPDATE orders.idempotency_keys
+		SET locked_until = now() - interval '1 second' WHERE key = $1`, key); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func count(t *testing.T, pool *platformpg.Pool, sql string, args ...any) int {
@@ -98,10 +115,7 @@ func TestBeginKnownKey(t *testing.T) {
 	t.Parallel()
 	s, _ := newStore(t)
 	ctx := context.Background()
-	first, err := s.Begin(ctx, attempt("k", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := begin(t, s, "k", time.Minute)
 
 	if _, err := s.Begin(ctx, attempt("k", time.Minute)); !errors.Is(err, order.ErrInProgress) {
 		t.Errorf("same key while leased: %v, want ErrInProgress", err)
@@ -129,36 +143,46 @@ func TestBeginKnownKey(t *testing.T) {
 	}
 }
 
-func TestFailWithAnswerReplaysIt(t *testing.T) {
+// TestBeginAfterFail: a failed order whose answer was stored replays it;
+// one failed without an answer (released while the client waited, so it
+// never heard) is taken over by the retry as a fresh order, and the
+// failed one is kept.
+func TestBeginAfterFail(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
+	s, pool := newStore(t)
 	ctx := context.Background()
-	c, err := s.Begin(ctx, attempt("k", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Fail(ctx, c, "out of stock", &order.Response{Status: 409, Body: []byte(`{"status":409}`)}); err != nil {
-		t.Fatal(err)
-	}
-	again, err := s.Begin(ctx, attempt("k", time.Minute))
+	answered, released := begin(t, s, "answered", time.Minute), begin(t, s, "released", time.Minute)
+	fail(t, s, answered, &order.Response{Status: 409, Body: []byte(`{"status":409}`)})
+	fail(t, s, released, nil) // as the reconciler does when catalog released the order
+
+	again, err := s.Begin(ctx, attempt("answered", time.Minute))
 	if err != nil || again.Replay == nil || again.Replay.Status != 409 {
 		t.Fatalf("Begin after a stored 409 = %+v, %v; want the replay", again, err)
 	}
-	if err := s.Fail(ctx, c, "again", nil); !errors.Is(err, order.ErrStateChanged) {
+	if err := s.Fail(ctx, answered, "again", nil); !errors.Is(err, order.ErrStateChanged) {
 		t.Errorf("failing a failed order: %v, want ErrStateChanged", err)
+	}
+
+	a := attempt("released", time.Minute)
+	c, err := s.Begin(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Resumed || c.Order.ID != a.NewOrderID || c.Order.Status != order.Pending {
+		t.Fatalf("claim %+v, want fresh pending order %s", c, a.NewOrderID)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders.orders`); n != 3 {
+		t.Errorf("orders %d, want 3 (the failed ones are kept)", n)
 	}
 }
 
 func TestLeaseTakeoverResumesTheSameOrder(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
+	s, pool := newStore(t)
 	ctx := context.Background()
-	first, err := s.Begin(ctx, attempt("k", 50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := begin(t, s, "k", time.Minute)
 	reserved(t, s, first.Order.ID) // the first attempt got as far as reserving, then "died"
-	time.Sleep(100 * time.Millisecond)
+	expireLease(t, pool, "k")
 
 	second, err := s.Begin(ctx, attempt("k", time.Minute))
 	if err != nil {
@@ -181,30 +205,6 @@ func TestLeaseTakeoverResumesTheSameOrder(t *testing.T) {
 	third, err := s.Begin(ctx, attempt("k", time.Minute))
 	if err != nil || !third.Resumed || third.Order.ID != first.Order.ID {
 		t.Errorf("after release: %+v, %v; want the same order resumed", third, err)
-	}
-}
-
-func TestTakeoverOfFailedOrderStartsAFreshOne(t *testing.T) {
-	t.Parallel()
-	s, pool := newStore(t)
-	ctx := context.Background()
-	first, err := s.Begin(ctx, attempt("k", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Fail(ctx, first, "released by reconciler", nil); err != nil {
-		t.Fatal(err)
-	}
-	a := attempt("k", time.Minute)
-	c, err := s.Begin(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !c.Resumed || c.Order.ID != a.NewOrderID || c.Order.Status != order.Pending {
-		t.Fatalf("claim %+v, want fresh pending order %s", c, a.NewOrderID)
-	}
-	if n := count(t, pool, `SELECT count(*) FROM orders.orders`); n != 2 {
-		t.Errorf("orders %d, want 2 (the failed one is kept)", n)
 	}
 }
 
@@ -245,21 +245,11 @@ func TestClaimStuck(t *testing.T) {
 	t.Parallel()
 	s, pool := newStore(t)
 	ctx := context.Background()
-	live, err := s.Begin(ctx, attempt("live", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead, err := s.Begin(ctx, attempt("dead", time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done, err := s.Begin(ctx, attempt("done", time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Fail(ctx, done, "x", &order.Response{Status: 409, Body: []byte("{}")}); err != nil {
-		t.Fatal(err)
-	}
+	live := begin(t, s, "live", time.Minute)
+	dead := begin(t, s, "dead", time.Minute)
+	done := begin(t, s, "done", time.Minute)
+	expireLease(t, pool, "dead")
+	fail(t, s, done, &order.Response{Status: 409, Body: []byte("{}")})
 	if _, err := pool.Exec(ctx, `UPDATE orders.orders SET updated_at = now() - interval '1 minute'`); err != nil {
 		t.Fatal(err)
 	}
@@ -284,14 +274,9 @@ func TestDeleteExpiredKeys(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	for _, k := range []string{"old-done", "old-running", "new-done"} {
-		c, err := s.Begin(ctx, attempt(k, time.Minute))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := begin(t, s, k, time.Minute)
 		if k != "old-running" {
-			if err := s.Fail(ctx, c, "x", &order.Response{Status: 409, Body: []byte("{}")}); err != nil {
-				t.Fatal(err)
-			}
+			fail(t, s, c, &order.Response{Status: 409, Body: []byte("{}")})
 		}
 	}
 	if _, err := pool.Exec(ctx, `UPDATE orders.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key LIKE 'old-%'`); err != nil {
@@ -306,6 +291,19 @@ func TestDeleteExpiredKeys(t *testing.T) {
 	}
 }
 
+// TestClientGoneIsNoOutage: a client that hangs up mid-order cancels its
+// Begin; the error says so and is no 503, so nothing logs an outage.
+func TestClientGoneIsNoOutage(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Begin(ctx, attempt("k", time.Minute))
+	if _, isApp := apperr.As(err); isApp || !errors.Is(err, context.Canceled) {
+		t.Errorf("Begin for a client that left: %v, want context.Canceled without an apperr code", err)
+	}
+}
+
 func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	t.Parallel()
 	s, pool := newStore(t)
@@ -317,22 +315,20 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	if _, err := s.Get(context.Background(), uuid.New()); apperr.CodeOf(err) != apperr.Unavailable {
 		t.Errorf("Get on a closed pool: %v, want Unavailable", err)
 	}
-}
+	if err := s.Ping(context.Background()); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Errorf("Ping on a closed pool: %v, want Unavailable", err)
+	}
 
-// TestRefusedLoginIsUnavailable: a password the server refuses (28P01, as
-// in the seconds of a rotation) is a dependency failing, 503 and not 500.
-func TestRefusedLoginIsUnavailable(t *testing.T) {
-	t.Parallel()
-	dsn := postgrestest.NewDatabase(t)
-	role := postgrestest.NewRole(t, dsn, "right-password")
-	ctx := context.Background()
-	pgxPool, err := pgxpool.New(ctx, role.URL("wrong-password"))
+	// A password the server refuses (28P01, as in the seconds of a
+	// rotation) is a dependency failing, 503 and not 500.
+	role := postgrestest.NewRole(t, postgrestest.NewDatabase(t), "right-password")
+	pgxPool, err := pgxpool.New(context.Background(), role.URL("wrong-password"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pgxPool.Close()
-	s := postgres.New(&platformpg.Pool{Pool: pgxPool})
-	if _, err := s.Get(ctx, uuid.New()); apperr.CodeOf(err) != apperr.Unavailable {
+	refused := postgres.New(&platformpg.Pool{Pool: pgxPool})
+	if _, err := refused.Get(context.Background(), uuid.New()); apperr.CodeOf(err) != apperr.Unavailable {
 		t.Errorf("Get with a refused login: got %s (%v), want Unavailable", apperr.CodeOf(err), err)
 	}
 }
@@ -344,10 +340,7 @@ func TestRecordReservationAndConfirmCheckTheState(t *testing.T) {
 	t.Parallel()
 	s, pool := newStore(t)
 	ctx := context.Background()
-	c, err := s.Begin(ctx, attempt("k", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := begin(t, s, "k", time.Minute)
 	if err := s.Confirm(ctx, c, []byte(`{}`)); !errors.Is(err, order.ErrStateChanged) {
 		t.Errorf("confirming a pending order: %v, want ErrStateChanged", err)
 	}
