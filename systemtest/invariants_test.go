@@ -214,7 +214,9 @@ func (c *shopClient) do(method, url string, body any, header map[string]string) 
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		c.t.Fatal(err)
+		// Errorf, not Fatal: workers call this off the test goroutine.
+		c.t.Errorf("%s %s: %v", method, url, err)
+		return answer{}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {

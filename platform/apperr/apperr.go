@@ -1,6 +1,6 @@
 // Package apperr is the small vocabulary of failures that business code
-// returns. Transport code maps each Code to an HTTP status in one table
-// (httpapi), so domain packages never import a web framework.
+// returns. Package problem maps each Code to an HTTP status in one table
+// (and back), so domain packages never import a web framework.
 package apperr
 
 import (

@@ -1,7 +1,7 @@
 // Package httpapi is the Gin setup every service shares: request ids, access
 // logs, panic recovery, body limits, RFC 9457 problem responses and the
-// health endpoints. Handlers return errors from package apperr; this package
-// alone decides which HTTP status each one becomes.
+// health endpoints. Handlers return errors from package apperr; package
+// problem holds the one table that decides which HTTP status each becomes.
 package httpapi
 
 import (
@@ -17,53 +17,22 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/fargateshop/shop/platform/apperr"
+	"github.com/fargateshop/shop/platform/problem"
 	"github.com/fargateshop/shop/platform/requestid"
 )
 
 // MaxBodyBytes caps every request body.
 const MaxBodyBytes = 1 << 20
 
-// ProblemContentType is the media type of every error response.
-const ProblemContentType = "application/problem+json"
-
-// RetryAfterSeconds is what 503 answers advise; it matches the time a
-// circuit breaker stays open.
-const RetryAfterSeconds = 5
+// RetryAfterSeconds is what 503 answers advise (see problem.RetryAfterSeconds).
+const RetryAfterSeconds = problem.RetryAfterSeconds
 
 const loggerKey = "httpapi.logger"
 
-// Problem is an RFC 9457 problem details object.
-type Problem struct {
-	Type      string              `json:"type"`
-	Title     string              `json:"title"`
-	Status    int                 `json:"status"`
-	Detail    string              `json:"detail,omitempty"`
-	Instance  string              `json:"instance,omitempty"`
-	RequestID string              `json:"request_id,omitempty"`
-	Errors    []apperr.FieldError `json:"errors,omitempty"`
-}
-
-// statusOf is the one table from error codes to HTTP statuses.
-var statusOf = map[apperr.Code]int{
-	apperr.BadRequest:   http.StatusBadRequest,
-	apperr.Unauthorized: http.StatusUnauthorized,
-	apperr.Forbidden:    http.StatusForbidden,
-	apperr.NotFound:     http.StatusNotFound,
-	apperr.Conflict:     http.StatusConflict,
-	apperr.Invalid:      http.StatusUnprocessableEntity,
-	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
-	apperr.Unsupported:  http.StatusUnsupportedMediaType,
-	apperr.Unavailable:  http.StatusServiceUnavailable,
-	apperr.Internal:     http.StatusInternalServerError,
-}
-
-// Status returns the HTTP status for err.
-func Status(err error) int {
-	if s, ok := statusOf[apperr.CodeOf(err)]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
+// trustedProxies are the only peers whose X-Forwarded-For is believed: only
+// addresses inside a VPC or on the host can be proxies (the ALB, the local
+// edge); anything else in X-Forwarded-For is client-supplied.
+var trustedProxies = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1"}
 
 // Options tune NewEngine.
 type Options struct {
@@ -81,20 +50,24 @@ func NewEngine(log *slog.Logger, opts Options) *gin.Engine {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
-	// Only addresses inside a VPC or on the host can be proxies (the ALB,
-	// the local edge); anything else in X-Forwarded-For is client-supplied.
-	_ = r.SetTrustedProxies([]string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1"})
+	if err := r.SetTrustedProxies(trustedProxies); err != nil {
+		// The list is a constant: an error is a typo that every test
+		// building an engine catches, never a condition to run with.
+		panic(fmt.Sprintf("httpapi: trusted proxies: %v", err))
+	}
 
 	quiet := map[string]bool{"/livez": true, "/readyz": true}
 	for _, p := range opts.Quiet {
 		quiet[p] = true
 	}
-	r.Use(requestID(log), recovery(), accessLog(quiet), limitBody(MaxBodyBytes))
+	// Recovery sits inside the access log, so a request that panics is
+	// still logged, with the 500 it was answered.
+	r.Use(requestID(log), accessLog(quiet), recovery(), limitBody(MaxBodyBytes))
 	r.NoRoute(func(c *gin.Context) {
-		WriteProblem(c, Problem{Status: http.StatusNotFound, Detail: "no such resource"})
+		WriteProblem(c, problem.Problem{Status: http.StatusNotFound, Detail: "no such resource"})
 	})
 	r.NoMethod(func(c *gin.Context) {
-		WriteProblem(c, Problem{Status: http.StatusMethodNotAllowed, Detail: "method not allowed on this resource"})
+		WriteProblem(c, problem.Problem{Status: http.StatusMethodNotAllowed, Detail: "method not allowed on this resource"})
 	})
 	return r
 }
@@ -151,7 +124,8 @@ func recovery() gin.HandlerFunc {
 				Logger(c).ErrorContext(c.Request.Context(), "panic",
 					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				if !c.Writer.Written() {
-					WriteProblem(c, Problem{Status: http.StatusInternalServerError, Detail: "an unexpected error occurred"})
+					status, body := problem.Render(errors.New("panic"), requestid.From(c.Request.Context()))
+					writeProblem(c, status, body)
 				}
 				c.Abort()
 			}
@@ -163,7 +137,7 @@ func recovery() gin.HandlerFunc {
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
-			WriteProblem(c, Problem{Status: http.StatusRequestEntityTooLarge,
+			WriteProblem(c, problem.Problem{Status: http.StatusRequestEntityTooLarge,
 				Detail: fmt.Sprintf("request body exceeds %d bytes", n)})
 			return
 		}
@@ -173,44 +147,46 @@ func limitBody(n int64) gin.HandlerFunc {
 }
 
 // WriteProblem writes p as application/problem+json and aborts the chain.
-func WriteProblem(c *gin.Context, p Problem) {
-	if p.Type == "" {
-		p.Type = "about:blank"
-	}
-	if p.Title == "" {
-		p.Title = http.StatusText(p.Status)
-	}
+func WriteProblem(c *gin.Context, p problem.Problem) {
 	if p.RequestID == "" {
 		p.RequestID = requestid.From(c.Request.Context())
 	}
-	if p.Status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+	writeProblem(c, p.Status, p.Marshal())
+}
+
+func writeProblem(c *gin.Context, status int, body []byte) {
+	if status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
 		c.Header("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
 	c.Header("Cache-Control", "no-store")
-	c.Render(p.Status, problemRender{p})
+	c.Data(status, problem.ContentType, body)
 	c.Abort()
 }
 
-// Error writes err as a problem. Internal errors are logged with the request
-// id and answered without detail; everything else was meant for the client.
+// Error writes err as a problem (see problem.New for what the client sees).
+// Internal errors are logged with the request id, unavailable dependencies
+// as warnings; an error that only says the client hung up is neither.
 func Error(c *gin.Context, err error) {
-	status := Status(err)
-	p := Problem{Status: status}
-	if e, ok := apperr.As(err); ok && status != http.StatusInternalServerError {
-		p.Type = e.Type
-		p.Detail = e.Message
-		p.Errors = e.Fields
-	}
-	switch status {
-	case http.StatusInternalServerError:
-		Logger(c).ErrorContext(c.Request.Context(), "internal error", "error", err.Error())
-		p.Detail = "an unexpected error occurred; quote the request id when reporting it"
-	case http.StatusServiceUnavailable:
-		Logger(c).WarnContext(c.Request.Context(), "dependency unavailable", "error", err.Error())
-	case http.StatusUnauthorized:
+	ctx := c.Request.Context()
+	status, body := problem.Render(err, requestid.From(ctx))
+	switch {
+	case clientGone(ctx, err):
+		Logger(c).InfoContext(ctx, "client gave up", "status", status, "error", err.Error())
+	case status == http.StatusInternalServerError:
+		Logger(c).ErrorContext(ctx, "internal error", "error", err.Error())
+	case status == http.StatusServiceUnavailable:
+		Logger(c).WarnContext(ctx, "dependency unavailable", "error", err.Error())
+	case status == http.StatusUnauthorized:
 		c.Header("WWW-Authenticate", `Bearer realm="fargateshop"`)
 	}
-	WriteProblem(c, p)
+	writeProblem(c, status, body)
+}
+
+// clientGone reports whether err is the request's own cancellation: the
+// client hung up, so whatever failed because of it says nothing about this
+// service or its dependencies.
+func clientGone(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
 }
 
 // Health registers GET /livez (the process answers; no dependency is

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/fargateshop/shop/platform/apperr"
 	"github.com/fargateshop/shop/platform/logging"
+	"github.com/fargateshop/shop/platform/problem"
 	"github.com/fargateshop/shop/platform/requestid"
 )
 
@@ -37,6 +39,10 @@ func newTestEngine(logs io.Writer) *gin.Engine {
 	})
 	r.GET("/boom", func(c *gin.Context) { panic("secret internals") })
 	r.GET("/fail", func(c *gin.Context) { Error(c, errors.New("db password=hunter2 rejected")) })
+	r.GET("/gone", func(c *gin.Context) {
+		// What a dependency call answers once the client hung up.
+		Error(c, apperr.Wrap(apperr.Unavailable, fmt.Errorf("query: %w", c.Request.Context().Err()), "the database is unavailable"))
+	})
 	r.GET("/down", func(c *gin.Context) {
 		Error(c, apperr.Wrap(apperr.Unavailable, errors.New("dial"), "catalog is unavailable"))
 	})
@@ -78,10 +84,10 @@ func TestProblems(t *testing.T) {
 			if w.Code != tt.wantStatus {
 				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.wantStatus, w.Body)
 			}
-			if ct := w.Header().Get("Content-Type"); ct != ProblemContentType {
-				t.Errorf("Content-Type = %q, want %q", ct, ProblemContentType)
+			if ct := w.Header().Get("Content-Type"); ct != problem.ContentType {
+				t.Errorf("Content-Type = %q, want %q", ct, problem.ContentType)
 			}
-			var p Problem
+			var p problem.Problem
 			if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
 				t.Fatalf("body is not a problem: %v: %s", err, w.Body)
 			}
@@ -165,5 +171,64 @@ func TestReadyz(t *testing.T) {
 		if w.Code != 200 {
 			t.Errorf("livez = %d, want 200 whatever the dependencies", w.Code)
 		}
+	}
+}
+
+// logLines decodes the JSON log lines in logs.
+func logLines(t *testing.T, logs *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestPanicIsAccessLogged(t *testing.T) {
+	var logs bytes.Buffer
+	r := newTestEngine(&logs)
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "/boom", nil))
+	var access map[string]any
+	for _, l := range logLines(t, &logs) {
+		if l["msg"] == "request" {
+			access = l
+		}
+	}
+	if access == nil || access["status"] != float64(500) || access["path"] != "/boom" {
+		t.Fatalf("access log line %v, want one for /boom with status 500; logs:\n%s", access, logs.String())
+	}
+}
+
+func TestCancelledRequestIsNotAnOutage(t *testing.T) {
+	tests := []struct {
+		path      string
+		cancel    bool
+		wantLevel string
+	}{{"/gone", true, "INFO"}, {"/down", false, "WARN"}}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			var logs bytes.Buffer
+			r := newTestEngine(&logs)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancel {
+				cancel()
+			}
+			r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tt.path, nil).WithContext(ctx))
+			var levels []string
+			for _, l := range logLines(t, &logs) {
+				if l["msg"] != "request" {
+					levels = append(levels, fmt.Sprint(l["level"]))
+				}
+			}
+			if len(levels) != 1 || levels[0] != tt.wantLevel {
+				t.Errorf("error log levels %v, want [%s]; logs:\n%s", levels, tt.wantLevel, logs.String())
+			}
+		})
 	}
 }

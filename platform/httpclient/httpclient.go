@@ -2,6 +2,10 @@
 // connection pool, a deadline on every call, bounded retries with jittered
 // backoff for idempotent calls only, a circuit breaker so a dead dependency
 // costs microseconds instead of timeouts, and the request id forwarded.
+//
+// The breaker counts only what the dependency did: a caller that gives up
+// (cancels, or reaches its own deadline) is not a dependency failing, while
+// the client's own Budget and AttemptTimeout running out are.
 package httpclient
 
 import (
@@ -20,7 +24,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/fargateshop/shop/platform/apperr"
-	"github.com/fargateshop/shop/platform/httpapi"
+	"github.com/fargateshop/shop/platform/problem"
 	"github.com/fargateshop/shop/platform/requestid"
 )
 
@@ -38,8 +42,9 @@ type Config struct {
 	// Backoff is the base of the exponential, fully jittered backoff
 	// (default 50 ms).
 	Backoff time.Duration
-	// BreakerFailures consecutive failures open the breaker (default 5);
-	// it half-opens after BreakerOpen (default 5 s).
+	// BreakerFailures consecutive failures of the dependency open the
+	// breaker (default 5); it half-opens after BreakerOpen (default: the
+	// Retry-After that 503 answers advise).
 	BreakerFailures uint32
 	BreakerOpen     time.Duration
 	Log             *slog.Logger
@@ -77,7 +82,7 @@ func New(cfg Config) *Client {
 		cfg.BreakerFailures = 5
 	}
 	if cfg.BreakerOpen <= 0 {
-		cfg.BreakerOpen = httpapi.RetryAfterSeconds * time.Second
+		cfg.BreakerOpen = problem.RetryAfterSeconds * time.Second
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -91,26 +96,30 @@ func New(cfg Config) *Client {
 		ResponseHeaderTimeout: cfg.AttemptTimeout,
 	}
 	c := &Client{cfg: cfg, hc: &http.Client{Transport: transport}}
-	c.cb = gobreaker.NewCircuitBreaker[*result](gobreaker.Settings{
-		Name:        cfg.Name,
-		MaxRequests: 1,
-		Timeout:     cfg.BreakerOpen,
-		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= cfg.BreakerFailures },
-		OnStateChange: func(name string, from, to gobreaker.State) {
-			cfg.Log.Warn("circuit breaker", "dependency", name, "from", from.String(), "to", to.String())
-		},
-	})
+	c.cb = newBreaker(cfg)
 	return c
 }
 
-// StatusError is a 4xx answer from the dependency, with its problem body.
+// StatusError is a 4xx answer from the dependency. Problem is the error
+// the dependency answered with (see problem.Parse); StatusError does not
+// unwrap to it, so a dependency refusing our call never passes for the
+// caller's own client error: callers translate the refusals they expect.
 type StatusError struct {
 	Status  int
-	Problem httpapi.Problem
+	Problem *apperr.Error
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("status %d: %s", e.Status, e.Problem.Detail)
+	return fmt.Sprintf("status %d: %s", e.Status, e.Problem.Message)
+}
+
+// Refusal returns the dependency's problem when err is a 4xx answer.
+func Refusal(err error) (*apperr.Error, bool) {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return nil, false
+	}
+	return se.Problem, true
 }
 
 // errServer marks answers that count against the breaker (5xx).
@@ -119,7 +128,8 @@ var errServer = errors.New("server error")
 // Do sends one JSON request and decodes a 2xx JSON answer into out (when
 // non-nil). Idempotent calls are retried; the rest are tried once. A 4xx
 // answer returns *StatusError. Anything else that fails (network, timeout,
-// 5xx, open breaker) returns an apperr.Unavailable error.
+// 5xx, open breaker, the caller giving up) returns an apperr.Unavailable
+// error; when the caller gave up, it wraps the caller's context error.
 func (c *Client) Do(ctx context.Context, method, path string, idempotent bool, in, out any) error {
 	var payload []byte
 	if in != nil {
@@ -128,6 +138,7 @@ func (c *Client) Do(ctx context.Context, method, path string, idempotent bool, i
 			return fmt.Errorf("encode %s %s: %w", method, path, err)
 		}
 	}
+	callerCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Budget)
 	defer cancel()
 
@@ -143,8 +154,18 @@ func (c *Client) Do(ctx context.Context, method, path string, idempotent bool, i
 				break
 			}
 		}
-		res, err = c.cb.Execute(func() (*result, error) { return c.once(ctx, method, path, payload) })
-		if err == nil || errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		res, err = c.cb.Execute(func() (*result, error) {
+			res, err := c.once(ctx, method, path, payload)
+			if err != nil && callerCtx.Err() != nil {
+				// Only the caller's own context says who gave up: the
+				// budget and attempt deadlines are children of it and
+				// leave it untouched.
+				return nil, &callerGone{fmt.Errorf("%w (caller: %w)", err, callerCtx.Err())}
+			}
+			return res, err
+		})
+		if err == nil || errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) ||
+			callerCtx.Err() != nil {
 			break
 		}
 	}
@@ -153,9 +174,7 @@ func (c *Client) Do(ctx context.Context, method, path string, idempotent bool, i
 			c.cfg.Name+" is unavailable; try again shortly")
 	}
 	if res.status >= 400 {
-		se := &StatusError{Status: res.status}
-		_ = json.Unmarshal(res.body, &se.Problem)
-		return se
+		return &StatusError{Status: res.status, Problem: problem.Parse(res.status, res.body)}
 	}
 	if out != nil && len(res.body) > 0 {
 		if err := json.Unmarshal(res.body, out); err != nil {

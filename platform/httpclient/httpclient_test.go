@@ -63,8 +63,17 @@ func TestStatusErrorAndSuccess(t *testing.T) {
 	}
 	err := c.Do(ctx, "GET", "/missing", true, nil, nil)
 	var se *StatusError
-	if !errors.As(err, &se) || se.Status != 404 || se.Problem.Type != "/problems/unknown-product" {
-		t.Fatalf("err = %v, want StatusError 404 with the problem type", err)
+	if !errors.As(err, &se) || se.Status != 404 {
+		t.Fatalf("err = %v, want StatusError 404", err)
+	}
+	p, ok := Refusal(err)
+	if !ok || p.Code != apperr.NotFound || p.Type != "/problems/unknown-product" || p.Message != "no such product" {
+		t.Errorf("Refusal = %+v, %v; want NotFound with the problem's type and detail", p, ok)
+	}
+	// The dependency refused our call: that is not the caller's client
+	// error, so it must not pass for one.
+	if code := apperr.CodeOf(err); code != apperr.Internal {
+		t.Errorf("CodeOf = %q, want internal", code)
 	}
 }
 
@@ -91,31 +100,112 @@ func TestBudgetBoundsAHangingDependency(t *testing.T) {
 	}
 }
 
-func TestBreakerOpensAndHeals(t *testing.T) {
-	var healthy atomic.Bool
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		if !healthy.Load() {
+// flaky is a dependency that fails with 500 until healed.
+type flaky struct {
+	*httptest.Server
+	healthy atomic.Bool
+	calls   atomic.Int32
+}
+
+func newFlaky(t *testing.T) *flaky {
+	f := &flaky{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.calls.Add(1)
+		if !f.healthy.Load() {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
 		_, _ = io.WriteString(w, `{}`)
 	}))
-	defer srv.Close()
-	c := New(Config{Name: "dep", BaseURL: srv.URL, Retries: -1, BreakerFailures: 3, BreakerOpen: 200 * time.Millisecond, Log: quietLog()})
-	ctx := context.Background()
-	for i := 0; i < 3; i++ {
-		_ = c.Do(ctx, "GET", "/", true, nil, nil)
+	t.Cleanup(f.Close)
+	return f
+}
+
+// TestBreakerOpensAndHeals: three failures open the breaker, which then
+// answers without calling the dependency until its open period is over;
+// the next call is the half-open probe. An open period of a nanosecond is
+// over by that call, so no test waits for time to pass.
+func TestBreakerOpensAndHeals(t *testing.T) {
+	for _, tt := range []struct {
+		open      time.Duration
+		wantProbe bool
+	}{{time.Hour, false}, {time.Nanosecond, true}} {
+		t.Run(tt.open.String(), func(t *testing.T) {
+			f := newFlaky(t)
+			c := New(Config{Name: "dep", BaseURL: f.URL, Retries: -1, BreakerFailures: 3, BreakerOpen: tt.open, Log: quietLog()})
+			ctx := context.Background()
+			for i := 0; i < 3; i++ {
+				_ = c.Do(ctx, "GET", "/", true, nil, nil)
+			}
+			f.healthy.Store(true)
+			before := f.calls.Load()
+			err := c.Do(ctx, "GET", "/", true, nil, nil)
+			if probed := f.calls.Load() != before; probed != tt.wantProbe || (err == nil) != tt.wantProbe {
+				t.Errorf("after 3 failures: err = %v, dependency called = %v; want a call %v", err, probed, tt.wantProbe)
+			}
+			if !tt.wantProbe && apperr.CodeOf(err) != apperr.Unavailable {
+				t.Errorf("open breaker: err = %v, want Unavailable", err)
+			}
+		})
 	}
-	before := calls.Load()
-	err := c.Do(ctx, "GET", "/", true, nil, nil)
-	if apperr.CodeOf(err) != apperr.Unavailable || calls.Load() != before {
-		t.Fatalf("open breaker: err = %v, calls %d→%d; want Unavailable without a call", err, before, calls.Load())
+}
+
+// TestCallerGivingUpIsNotAFailure: callers that cancel, or whose own
+// deadline passes, while the dependency is slow leave the breaker closed;
+// the client's own attempt timeout running out opens it.
+func TestCallerGivingUpIsNotAFailure(t *testing.T) {
+	tests := []struct {
+		name           string
+		call           func(c *Client, arrived <-chan struct{}) error
+		attemptTimeout time.Duration
+		wantOpen       bool
+	}{
+		{"caller cancels", func(c *Client, arrived <-chan struct{}) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() { <-arrived; cancel() }()
+			return c.Do(ctx, "GET", "/", true, nil, nil)
+		}, time.Hour, false},
+		{"caller's deadline", func(c *Client, _ <-chan struct{}) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			return c.Do(ctx, "GET", "/", true, nil, nil)
+		}, time.Hour, false},
+		{"attempt timeout", func(c *Client, _ <-chan struct{}) error {
+			return c.Do(context.Background(), "GET", "/", true, nil, nil)
+		}, 20 * time.Millisecond, true},
 	}
-	healthy.Store(true)
-	time.Sleep(250 * time.Millisecond)
-	if err := c.Do(ctx, "GET", "/", true, nil, nil); err != nil {
-		t.Fatalf("after the open period the breaker should let a probe through: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var slow atomic.Bool
+			slow.Store(true)
+			var calls atomic.Int32
+			arrived := make(chan struct{}, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				if slow.Load() {
+					select {
+					case arrived <- struct{}{}:
+					default:
+					}
+					<-r.Context().Done()
+					return
+				}
+				_, _ = io.WriteString(w, `{}`)
+			}))
+			defer srv.Close()
+			c := New(Config{Name: "dep", BaseURL: srv.URL, Retries: -1, AttemptTimeout: tt.attemptTimeout,
+				BreakerFailures: 3, BreakerOpen: time.Hour, Log: quietLog()})
+			for i := 0; i < 3; i++ {
+				if err := tt.call(c, arrived); apperr.CodeOf(err) != apperr.Unavailable {
+					t.Fatalf("call %d: err = %v, want Unavailable", i, err)
+				}
+			}
+			slow.Store(false)
+			before := calls.Load()
+			err := c.Do(context.Background(), "GET", "/", true, nil, nil)
+			if open := calls.Load() == before; open != tt.wantOpen {
+				t.Errorf("breaker open = %v (err %v), want %v", open, err, tt.wantOpen)
+			}
+		})
 	}
 }

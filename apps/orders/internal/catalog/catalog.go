@@ -5,7 +5,6 @@ package catalog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -71,24 +70,22 @@ func (c *Client) Reserve(ctx context.Context, orderID uuid.UUID, lines []order.L
 		req.Items[i] = reserveLine{ProductID: l.ProductID, Quantity: l.Quantity}
 	}
 	var res reservation
-	err := c.hc.Do(ctx, http.MethodPost, "/internal/reservations", true, req, &res)
-	if err != nil {
-		var se *httpclient.StatusError
-		if !errors.As(err, &se) {
-			return order.Reservation{}, err
-		}
+	if err := c.hc.Do(ctx, http.MethodPost, "/internal/reservations", true, req, &res); err != nil {
+		p, refused := httpclient.Refusal(err)
 		switch {
-		case se.Status == http.StatusConflict && se.Problem.Type == TypeOutOfStock:
+		case !refused:
+			return order.Reservation{}, err
+		case p.Code == apperr.Conflict && p.Type == TypeOutOfStock:
 			return order.Reservation{}, &apperr.Error{Code: apperr.Conflict, Type: TypeOutOfStock,
-				Message: "not enough stock for this order", Fields: fieldsFor(se.Problem.Errors, lines, "quantity", "not enough stock")}
-		case se.Status == http.StatusNotFound:
+				Message: "not enough stock for this order", Fields: fieldsFor(p.Fields, lines, "quantity", "not enough stock")}
+		case p.Code == apperr.NotFound:
 			return order.Reservation{}, &apperr.Error{Code: apperr.Invalid, Type: TypeUnknownProduct,
-				Message: "the order names a product that does not exist", Fields: fieldsFor(se.Problem.Errors, lines, "product_id", "no such product")}
-		case se.Status == http.StatusUnprocessableEntity:
+				Message: "the order names a product that does not exist", Fields: fieldsFor(p.Fields, lines, "product_id", "no such product")}
+		case p.Code == apperr.Invalid:
 			return order.Reservation{}, &apperr.Error{Code: apperr.Invalid,
-				Message: "catalog rejected the order", Fields: se.Problem.Errors}
+				Message: "catalog rejected the order", Fields: p.Fields}
 		default:
-			return order.Reservation{}, fmt.Errorf("reserve order %s: catalog answered %w", orderID, se)
+			return order.Reservation{}, unexpected("reserve", orderID, err)
 		}
 	}
 	if res.OrderID != orderID {
@@ -130,18 +127,12 @@ func fieldsFor(errs []apperr.FieldError, lines []order.Line, field, msg string) 
 // means catalog released it first (expired or released), so it never will.
 func (c *Client) Confirm(ctx context.Context, orderID uuid.UUID) error {
 	err := c.hc.Do(ctx, http.MethodPost, "/internal/reservations/"+orderID.String()+"/confirm", true, nil, nil)
-	var se *httpclient.StatusError
-	switch {
-	case err == nil:
-		return nil
-	case !errors.As(err, &se):
+	if p, refused := httpclient.Refusal(err); !refused {
 		return err
-	case se.Status == http.StatusConflict && se.Problem.Type == TypeReservationReleased,
-		se.Status == http.StatusNotFound: // catalog never saw the reservation
+	} else if p.Type == TypeReservationReleased || p.Code == apperr.NotFound { // never saw it
 		return order.ErrReservationReleased
-	default:
-		return fmt.Errorf("confirm order %s: catalog answered %w", orderID, se)
 	}
+	return unexpected("confirm", orderID, err)
 }
 
 // Release gives the reservation's stock back (or leaves a tombstone so a
@@ -149,15 +140,16 @@ func (c *Client) Confirm(ctx context.Context, orderID uuid.UUID) error {
 // confirmed it first, so the order stands.
 func (c *Client) Release(ctx context.Context, orderID uuid.UUID) error {
 	err := c.hc.Do(ctx, http.MethodPost, "/internal/reservations/"+orderID.String()+"/release", true, nil, nil)
-	var se *httpclient.StatusError
-	switch {
-	case err == nil:
-		return nil
-	case !errors.As(err, &se):
+	if p, refused := httpclient.Refusal(err); !refused {
 		return err
-	case se.Status == http.StatusConflict && se.Problem.Type == TypeReservationConfirmed:
+	} else if p.Type == TypeReservationConfirmed {
 		return order.ErrReservationConfirmed
-	default:
-		return fmt.Errorf("release order %s: catalog answered %w", orderID, se)
 	}
+	return unexpected("release", orderID, err)
+}
+
+// unexpected is a refusal from catalog that this client does not expect:
+// a bug on one side, so an internal error whatever catalog's status was.
+func unexpected(op string, orderID uuid.UUID, err error) error {
+	return fmt.Errorf("%s order %s: catalog answered %w", op, orderID, err)
 }

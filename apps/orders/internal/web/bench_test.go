@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fargateshop/shop/apps/orders/internal/checkout"
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/apps/orders/internal/web"
 	"github.com/fargateshop/shop/platform/logging"
@@ -41,7 +42,7 @@ func (memStore) RecordReservation(_ context.Context, id uuid.UUID, items []order
 
 func (memStore) Confirm(context.Context, order.Claim, []byte) error { return nil }
 
-type memCatalog struct{ web.Catalog }
+type memCatalog struct{ checkout.Catalog }
 
 func (memCatalog) Reserve(_ context.Context, _ uuid.UUID, lines []order.Line) (order.Reservation, error) {
 	r := order.Reservation{Status: "reserved"}

@@ -1,5 +1,5 @@
-// Package web is the orders service's HTTP API: routes, handlers, request
-// types, and the flow that drives an order through catalog.
+// Package web is the orders service's HTTP API: routes, handlers and
+// request types. The workflow an order runs is package checkout's.
 package web
 
 import (
@@ -10,26 +10,18 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fargateshop/shop/apps/orders/internal/checkout"
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/platform/httpapi"
 )
 
-// Store is the order storage the handlers need.
+// Store is the order storage the handlers need, besides what the checkout
+// workflow writes.
 type Store interface {
+	checkout.Store
 	Ping(ctx context.Context) error
 	Begin(ctx context.Context, a order.Attempt) (order.Claim, error)
 	Get(ctx context.Context, id uuid.UUID) (order.Order, error)
-	RecordReservation(ctx context.Context, id uuid.UUID, items []order.Item, currency string, total int64) (order.Order, error)
-	Confirm(ctx context.Context, c order.Claim, body []byte) error
-	Fail(ctx context.Context, c order.Claim, reason string, resp *order.Response) error
-	ReleaseLease(ctx context.Context, c order.Claim) error
-}
-
-// Catalog is the part of catalog's API that placing an order uses.
-type Catalog interface {
-	Reserve(ctx context.Context, orderID uuid.UUID, lines []order.Line) (order.Reservation, error)
-	Confirm(ctx context.Context, orderID uuid.UUID) error
-	Release(ctx context.Context, orderID uuid.UUID) error
 }
 
 // Config tunes the handlers.
@@ -41,18 +33,18 @@ type Config struct {
 }
 
 type handler struct {
-	log     *slog.Logger
-	store   Store
-	catalog Catalog
-	cfg     Config
+	log      *slog.Logger
+	store    Store
+	checkout *checkout.Service
+	cfg      Config
 }
 
 // NewHandler returns the service's routes, all in one place.
-func NewHandler(log *slog.Logger, store Store, catalog Catalog, cfg Config) http.Handler {
+func NewHandler(log *slog.Logger, store Store, catalog checkout.Catalog, cfg Config) http.Handler {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
-	h := &handler{log: log, store: store, catalog: catalog, cfg: cfg}
+	h := &handler{log: log, store: store, checkout: checkout.New(log, store, catalog), cfg: cfg}
 
 	r := httpapi.NewEngine(log, httpapi.Options{})
 	httpapi.Health(r, store.Ping) // own database only, never catalog

@@ -35,16 +35,8 @@ type env struct {
 
 func newEnv(t *testing.T, lease time.Duration) *env {
 	t.Helper()
-	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool, err := platformpg.Open(ctx, log, postgrestest.NewDatabase(t), nil, 20, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := postgres.Migrate(ctx, log, pool); err != nil {
-		t.Fatal(err)
-	}
+	pool := postgrestest.NewPool(t, postgres.Migrate)
 	e := &env{cat: catalogtest.New(t), store: postgres.New(pool), pool: pool}
 	e.chair = e.cat.AddProduct(catalogtest.Product{SKU: "CH-1", Name: "Chair", UnitPriceCents: 1250, Stock: 5})
 	e.desk = e.cat.AddProduct(catalogtest.Product{SKU: "DK-1", Name: "Desk", UnitPriceCents: 9900, Stock: 2})
@@ -211,19 +203,7 @@ func TestConcurrentDuplicateIs409(t *testing.T) {
 	var wg sync.WaitGroup
 	var first response
 	wg.Go(func() { first = e.post(t, "k-1", body) })
-	for deadline := time.Now().Add(2 * time.Second); ; {
-		var n int
-		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM orders.idempotency_keys`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first request never stored its key")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	<-e.cat.Hung() // it stored its key before calling catalog
 	wantProblem(t, e.post(t, "k-1", body), http.StatusConflict, "/problems/request-in-progress")
 	wg.Wait()
 	wantProblem(t, first, http.StatusServiceUnavailable, "")
@@ -322,12 +302,8 @@ func TestRetryAfterCatalogHealsResumesTheSameOrder(t *testing.T) {
 	e := newEnv(t, 30*time.Second)
 	body := orderBody("ada@example.com", e.chair, 1)
 	// An attempt took the key and died before calling catalog.
-	c, err := e.store.Begin(context.Background(), order.Attempt{Key: "k-1", Request: mustValidate(t, body),
-		Fingerprint: order.Fingerprint(mustValidate(t, body)), NewOrderID: uuid.New(), Lease: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(5 * time.Millisecond)
+	c := e.crashed(t, "k-1", body, false)
+	e.expireLease(t, "k-1")
 
 	e.cat.Hang(true)
 	wantProblem(t, e.post(t, "k-1", body), http.StatusServiceUnavailable, "")
@@ -370,28 +346,46 @@ func mustValidate(t *testing.T, body string) order.Request {
 	return v
 }
 
-func TestResumeAfterCrashBetweenReserveAndConfirm(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, 30*time.Second)
-	body := orderBody("ada@example.com", e.chair, 2)
+// crashed starts an order for body under key as a request that then died
+// would have, after reserving at catalog when reserved is set. Its lease
+// holds until expireLease.
+func (e *env) crashed(t *testing.T, key, body string, reserved bool) order.Claim {
+	t.Helper()
+	ctx := context.Background()
 	req := mustValidate(t, body)
-	// A process took the key, reserved at catalog, and died.
-	c, err := e.store.Begin(context.Background(), order.Attempt{Key: "k-1", Request: req,
+	c, err := e.store.Begin(ctx, order.Attempt{Key: key, Request: req,
 		Fingerprint: order.Fingerprint(req), NewOrderID: uuid.New(), Lease: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := catalog.New(e.cat.URL, nil).Reserve(context.Background(), c.Order.ID, req.Lines); err != nil {
+	if reserved {
+		if _, err := catalog.New(e.cat.URL, nil).Reserve(ctx, c.Order.ID, req.Lines); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// expireLease ends the lease on key: moved into the past, not slept
+// through, so a slow machine cannot expire it early and a fast one need
+// not wait.
+func (e *env) expireLease(t *testing.T, key string) {
+	t.Helper()
+	if _, err := e.pool.Exec(context.Background(),
+		"UPDATE orders.idempotency_keys SET locked_until = now() - interval '1 second' WHERE key = $1", key); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestResumeAfterCrashBetweenReserveAndConfirm(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 30*time.Second)
+	body := orderBody("ada@example.com", e.chair, 2)
+	// A process took the key, reserved at catalog, and died.
+	c := e.crashed(t, "k-1", body, true)
 
 	wantProblem(t, e.post(t, "k-1", body), http.StatusConflict, "/problems/request-in-progress")
-	// The dead process's lease runs out: moved, not slept through, so a slow
-	// machine cannot expire it before the first retry above.
-	if _, err := e.pool.Exec(context.Background(),
-		"UPDATE orders.idempotency_keys SET locked_until = now() - interval '1 second' WHERE key = $1", "k-1"); err != nil {
-		t.Fatal(err)
-	}
+	e.expireLease(t, "k-1")
 
 	r := e.post(t, "k-1", body)
 	var got order.Order
@@ -407,17 +401,9 @@ func TestReservationExpiredBeforeConfirmRestartsOnRetry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 30*time.Second)
 	body := orderBody("ada@example.com", e.chair, 1)
-	req := mustValidate(t, body)
-	c, err := e.store.Begin(context.Background(), order.Attempt{Key: "k-1", Request: req,
-		Fingerprint: order.Fingerprint(req), NewOrderID: uuid.New(), Lease: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := catalog.New(e.cat.URL, nil).Reserve(context.Background(), c.Order.ID, req.Lines); err != nil {
-		t.Fatal(err)
-	}
+	c := e.crashed(t, "k-1", body, true)
 	e.cat.Expire(c.Order.ID) // catalog's sweeper was faster than the retry
-	time.Sleep(5 * time.Millisecond)
+	e.expireLease(t, "k-1")
 
 	wantProblem(t, e.post(t, "k-1", body), http.StatusServiceUnavailable, "")
 	r := e.post(t, "k-1", body)

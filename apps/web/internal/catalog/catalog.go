@@ -9,26 +9,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fargateshop/shop/platform/catalogapi"
 	"github.com/fargateshop/shop/platform/httpclient"
 )
 
-// Product is one catalog product as the shop page needs it. Fields the page
-// does not use are ignored, so catalog can add fields freely.
-type Product struct {
-	ID          string `json:"id"`
-	SKU         string `json:"sku"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	PriceCents  int64  `json:"price_cents"`
-	Currency    string `json:"currency"`
-	Stock       int    `json:"stock"`
-}
-
-// Page is one page of products.
-type Page struct {
-	Items      []Product `json:"items"`
-	NextCursor string    `json:"next_cursor"`
-}
+// Product and Page are catalog's JSON; the page ignores the fields it does
+// not show.
+type (
+	Product = catalogapi.Product
+	Page    = catalogapi.Page
+)
 
 // PageSize is how many products the shop page asks for.
 const PageSize = 100

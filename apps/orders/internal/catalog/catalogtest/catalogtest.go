@@ -42,17 +42,18 @@ type Server struct {
 	reservations map[string]*reservation
 	hang         bool
 	hangDone     chan struct{}
+	hung         chan struct{}
 	calls        map[string]int
 }
 
 // New starts a fake catalog that is closed when the test ends.
 func New(t testing.TB) *Server {
 	s := &Server{products: map[string]*Product{}, reservations: map[string]*reservation{},
-		hangDone: make(chan struct{}), calls: map[string]int{}}
+		hangDone: make(chan struct{}), hung: make(chan struct{}, 64), calls: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /internal/reservations", s.reserve)
-	mux.HandleFunc("POST /internal/reservations/{id}/confirm", s.confirm)
-	mux.HandleFunc("POST /internal/reservations/{id}/release", s.release)
+	mux.HandleFunc("POST /internal/reservations/{id}/confirm", s.transition("confirm", s.confirm))
+	mux.HandleFunc("POST /internal/reservations/{id}/release", s.transition("release", s.release))
 	s.Server = httptest.NewServer(s.hanging(mux))
 	t.Cleanup(s.Close)
 	return s
@@ -77,12 +78,20 @@ func (s *Server) Hang(on bool) {
 	s.hang = on
 }
 
+// Hung receives once for every request that starts to hang, so a test can
+// wait for a request to be in flight instead of polling for its effects.
+func (s *Server) Hung() <-chan struct{} { return s.hung }
+
 func (s *Server) hanging(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		hang, done := s.hang, s.hangDone
 		s.mu.Unlock()
 		if hang {
+			select {
+			case s.hung <- struct{}{}:
+			default: // nobody is counting
+			}
 			select {
 			case <-r.Context().Done():
 			case <-done:
@@ -218,40 +227,44 @@ func (s *Server) reserve(w http.ResponseWriter, req *http.Request) {
 	s.answer(w, http.StatusCreated, body.OrderID, r)
 }
 
-func (s *Server) confirm(w http.ResponseWriter, req *http.Request) {
-	id := req.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls["confirm"]++
-	r, ok := s.reservations[id]
-	switch {
-	case !ok:
-		problem(w, http.StatusNotFound, "about:blank", nil)
-	case r.status == "released":
-		problem(w, http.StatusConflict, "/problems/reservation-released", nil)
-	default:
-		r.status = "confirmed"
+// transition handles confirm and release: to moves a reservation on, and
+// returns the refusal (status and problem type) when its state forbids it.
+func (s *Server) transition(name string, to func(id string, r *reservation, ok bool) (int, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		id := req.PathValue("id")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.calls[name]++
+		r, ok := s.reservations[id]
+		if status, typ := to(id, r, ok); status != 0 {
+			problem(w, status, typ, nil)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"order_id":%q,"status":"confirmed"}`, id)
+		_, _ = fmt.Fprintf(w, `{"order_id":%q,"status":%q}`, id, s.reservations[id].status)
 	}
 }
 
-func (s *Server) release(w http.ResponseWriter, req *http.Request) {
-	id := req.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls["release"]++
-	r, ok := s.reservations[id]
+func (s *Server) confirm(_ string, r *reservation, ok bool) (int, string) {
+	switch {
+	case !ok:
+		return http.StatusNotFound, "about:blank"
+	case r.status == "released":
+		return http.StatusConflict, "/problems/reservation-released"
+	}
+	r.status = "confirmed"
+	return 0, ""
+}
+
+func (s *Server) release(id string, r *reservation, ok bool) (int, string) {
 	switch {
 	case !ok:
 		s.reservations[id] = &reservation{status: "released"} // tombstone
 	case r.status == "confirmed":
-		problem(w, http.StatusConflict, "/problems/reservation-confirmed", nil)
-		return
+		return http.StatusConflict, "/problems/reservation-confirmed"
 	case r.status == "reserved":
 		s.restock(r)
 		r.status = "released"
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = fmt.Fprintf(w, `{"order_id":%q,"status":"released"}`, id)
+	return 0, ""
 }
