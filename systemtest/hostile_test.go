@@ -100,6 +100,9 @@ func hostileCases(fx fixtures) []hostileCase {
 		ord("trailing data", validOrder+`{}`, 400),
 		ord("unknown field", `{"email":"ada@example.com","items":`+one+`,"coupon":"FREE"}`, 400),
 		ord("unknown line field", good("ada@example.com", fmt.Sprintf(`[{"product_id":%q,"quantity":1,"unit_price_cents":1}]`, id)), 400),
+		ord("repeated key", good("ada@example.com", fmt.Sprintf(`[{"product_id":%q,"quantity":1,"quantity":2}]`, id)), 400),
+		ord("key repeated in another case", good("ada@example.com", fmt.Sprintf(`[{"product_id":%q,"quantity":1,"QUANTITY":3}]`, id)), 400),
+		ord("key repeated escaped", `{"email":"ada@example.com","\u0065mail":"eve@example.com","items":`+one+`}`, 400),
 		ord("email number", `{"email":42,"items":`+one+`}`, 400),
 		ord("items object", `{"email":"ada@example.com","items":{"product_id":"x"}}`, 400),
 		ord("quantity string", good("ada@example.com", line(id, `"1"`)), 400),
@@ -220,6 +223,7 @@ func hostileCases(fx fixtures) []hostileCase {
 		{name: "admin/create duplicate sku", want: 409, req: adminReq("POST", "/api/catalog/products", validProduct("MUG-001"), bearer(fx.token))},
 		{name: "admin/create text/plain", want: 415, req: rawRequest{method: "POST", target: "/api/catalog/products", header: []string{"Content-Type: text/plain", bearer(fx.token)}, body: []byte(validProduct("T-CT"))}},
 		{name: "admin/create wrong type for name", want: 400, req: adminReq("POST", "/api/catalog/products", `{"sku":"T-TYPE","name":["a"],"price_cents":100,"currency":"USD","stock":1}`, bearer(fx.token))},
+		{name: "admin/patch name repeated in another case", want: 400, req: adminReq("PATCH", "/api/catalog/products/"+id, `{"name":"ok","Name":"Pwned"}`, bearer(fx.token))},
 		{name: "admin/patch empty", want: 422, req: adminReq("PATCH", "/api/catalog/products/"+id, `{}`, bearer(fx.token))},
 		{name: "admin/patch null name", want: 422, req: adminReq("PATCH", "/api/catalog/products/"+id, `{"name":null}`, bearer(fx.token))},
 		{name: "admin/patch negative price", want: 422, req: adminReq("PATCH", "/api/catalog/products/"+id, `{"price_cents":-5}`, bearer(fx.token))},
@@ -334,7 +338,7 @@ func TestHostileRequests(t *testing.T) {
 		} `json:"items"`
 	}
 	if got := doJSON(t, "GET", sys.EdgeURL+"/api/catalog/products", nil, nil, &page); got != 200 || len(page.Items) == 0 {
-		t.Fatalf("list products = %d with %d items, want 200 with the seed products", got, len(page.Items))
+		t.Fatalf("list products = %d with %d items, want 200 with the demo products", got, len(page.Items))
 	}
 	fx := fixtures{productID: page.Items[0].ID, token: sys.AdminToken}
 	cases := hostileCases(fx)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,29 @@ func TestProgram(t *testing.T) {
 			t.Errorf("GET %s = %d %q, want %d starting %q", tc.target, status, body, tc.status, tc.prefix)
 		}
 	}
+	// The program checks framing on the wire: the request smuggled in the
+	// body of an ambiguous one is never answered.
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprint(conn, "POST /api/orders HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+
+		"GET /smuggled HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+	var statuses []int
+	for br := bufio.NewReader(conn); ; {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			break // closed, or the deadline: the statuses tell which
+		}
+		statuses = append(statuses, res.StatusCode)
+		_, _ = io.Copy(io.Discard, res.Body)
+	}
+	_ = conn.Close()
+	if !slices.Equal(statuses, []int{http.StatusBadRequest}) {
+		t.Errorf("ambiguous framing answered %v, want [400] and the connection closed", statuses)
+	}
+
 	if code := server.Healthcheck(port); code != 0 {
 		t.Errorf("healthcheck against the edge = %d, want 0", code)
 	}

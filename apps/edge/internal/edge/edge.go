@@ -13,6 +13,7 @@
 package edge
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -86,10 +87,21 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = requestid.New()
 	}
 	r = r.WithContext(requestid.With(r.Context(), id))
-	rec := &recorder{ResponseWriter: w}
+	refuse, closeAfter := framingOf(r)
+	rec := &recorder{ResponseWriter: w, closeAfter: closeAfter}
 	rec.Header().Set(requestid.Header, id)
 
-	service := e.serve(rec, r)
+	var service string
+	if refuse != "" {
+		// Like the ALB's desync mitigation: refused before any routing, and
+		// the connection closes, so what follows the head is never read as
+		// another request.
+		e.log.InfoContext(r.Context(), "refused request framing", "reason", refuse, "client_ip", clientIP(r))
+		writeProblem(rec, r, http.StatusBadRequest, "the request's framing is ambiguous: "+refuse)
+		service = "edge"
+	} else {
+		service = e.serve(rec, r)
+	}
 
 	level := slog.LevelInfo
 	if service == "edge" {
@@ -145,6 +157,11 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request) (service string) {
 		return "edge"
 	}
 	service = e.Route(r.URL.Path)
+	if r.Body != nil && r.Body != http.NoBody {
+		body := &clientBody{ReadCloser: r.Body}
+		r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, body))
+		r.Body = body
+	}
 	e.proxies[service].ServeHTTP(w, r)
 	return service
 }
@@ -157,24 +174,30 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// recorder notes the status and size for the access log. Unwrap lets the
+// recorder notes the status and size for the access log, and closes the
+// connection after the answer when closeAfter is set. Unwrap lets the
 // proxy flush streamed bodies and hijack upgraded connections.
 type recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	status     int
+	bytes      int64
+	closeAfter bool
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 && code >= 200 {
 		r.status = code
+		// Not on 1xx: a 101 hands the connection over to the upgrade.
+		if r.closeAfter {
+			r.Header().Set("Connection", "close")
+		}
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)

@@ -3,11 +3,13 @@ package edge
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +27,13 @@ const (
 	// service could still give.
 	ResponseHeaderTimeout = 30 * time.Second
 )
+
+// ReadMargin is how much sooner than a service the edge gives up on a
+// request still arriving (the edge's read timeout is the services' less
+// this). A body trickling in reaches the service as slowly as it reaches
+// the edge, so with equal timeouts the service could give up first and
+// answer 400 for a body cut short, where the client earned a 408.
+const ReadMargin = time.Second
 
 func newTransport(dial, header time.Duration) *http.Transport {
 	return &http.Transport{
@@ -62,10 +71,28 @@ func newProxy(log *slog.Logger, service string, target *url.URL, transport http.
 			pr.Out.Header.Set("X-Forwarded-Port", localPort(pr.In))
 			pr.Out.Header.Set(requestid.Header, requestid.From(pr.In.Context()))
 		},
+		// The edge set the id on the answer already and the service echoes
+		// the same one: a second copy would make the header a list.
+		ModifyResponse: func(res *http.Response) error {
+			res.Header.Del(requestid.Header)
+			return nil
+		},
 		Transport:  transport,
 		BufferPool: copyBuffers,
 		ErrorLog:   slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			// r is the outgoing request here, its body wrapped again.
+			if body, ok := r.Context().Value(clientBodyKey{}).(*clientBody); ok {
+				if berr := body.Err(); berr != nil {
+					status, detail := classifyClient(berr)
+					// The client's own fault: not the service's, and what
+					// is left of the body cannot be found on the connection.
+					log.InfoContext(r.Context(), "client fault", "service", service, "status", status, "error", berr.Error())
+					w.Header().Set("Connection", "close")
+					writeProblem(w, r, status, detail)
+					return
+				}
+			}
 			status, detail := classify(err)
 			level := slog.LevelWarn
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -92,6 +119,60 @@ func (b *bufferPool) Get() []byte {
 }
 
 func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
+
+// clientBody is a request body as the proxy reads it, keeping the first
+// error of its own: when the round trip fails, that error tells a client
+// fault (a malformed chunk, a body slower than the read timeout) from a
+// failure of the service.
+type clientBody struct {
+	io.ReadCloser
+	eof bool       // only the transport's writer reads
+	mu  sync.Mutex // err is read by the error handler
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, io.EOF
+	}
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF:
+		// Once the end is seen, reads answer it again. The server closes a
+		// drained body as soon as the answer starts, and the transport's
+		// last look for more would otherwise fail and cut a streamed answer.
+		b.eof = true
+	case err != nil && !errors.Is(err, http.ErrBodyReadAfterClose):
+		// (After a close the transport made itself, because the service
+		// answered or failed first, the reason is not the client's.)
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+type clientBodyKey struct{}
+
+// Err is the first failure reading the body from the client, or nil.
+func (b *clientBody) Err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// classifyClient maps a failure to read the client's body to what the
+// ALB answers: 408 when it came too slowly, 400 when it was malformed or
+// cut short.
+func classifyClient(err error) (int, string) {
+	var netErr net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
+		return http.StatusRequestTimeout, "the request body did not arrive in time"
+	}
+	return http.StatusBadRequest, "the request body is malformed or incomplete"
+}
 
 // classify maps a failed round trip to the status the ALB would answer:
 // 503 when the service has no reachable address, 504 when it did not answer
