@@ -20,9 +20,10 @@ for svc in catalog orders web edge; do
 done
 
 pids=()
+# shellcheck disable=SC2317 # run by the trap below
 cleanup() {
   trap - INT TERM EXIT
-  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
+  if [ ${#pids[@]} -gt 0 ]; then kill -TERM "${pids[@]}" 2>/dev/null || true; fi
   wait || true
 }
 trap cleanup INT TERM EXIT
@@ -32,7 +33,8 @@ start() { # name port env...
   env PORT="$port" "$@" "bin/$name" &
   pids+=($!)
 }
-start catalog 8081 DATABASE_URL="$DATABASE_URL" ADMIN_TOKEN="$ADMIN_TOKEN"
+# DEMO_DATA: the demo products, added once to an empty catalog.
+start catalog 8081 DATABASE_URL="$DATABASE_URL" ADMIN_TOKEN="$ADMIN_TOKEN" DEMO_DATA="${DEMO_DATA:-true}"
 start orders 8082 DATABASE_URL="$DATABASE_URL" CATALOG_URL=http://127.0.0.1:8081
 start web 8083 CATALOG_URL=http://127.0.0.1:8081
 start edge 8080 UPSTREAM_CATALOG=http://127.0.0.1:8081 UPSTREAM_ORDERS=http://127.0.0.1:8082 UPSTREAM_WEB=http://127.0.0.1:8083

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -30,32 +31,40 @@ type response struct {
 	body   []byte
 }
 
+// do makes one request and fails the test when no answer comes back.
 func do(t *testing.T, method, path string, body string, header map[string]string) response {
 	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, baseURL()+path, r)
+	r, err := send(method, path, body, header)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	return r
+}
+
+// send makes one request with a JSON body (when not empty). Unlike do, it
+// only returns its error, so goroutines other than the test's may call it:
+// t.Fatal must run on the test's own.
+func send(method, path string, body string, header map[string]string) (response, error) {
+	req, err := http.NewRequest(method, baseURL()+path, strings.NewReader(body))
+	if err != nil {
+		return response{}, err
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	if body != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v (is the stack running at %s?)", method, path, err, baseURL())
+		return response{}, fmt.Errorf("%s %s: %w (is the stack running at %s?)", method, path, err, baseURL())
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return response{resp.StatusCode, resp.Header, b}
+	return response{resp.StatusCode, resp.Header, b}, nil
 }
 
 type product struct {
@@ -71,10 +80,9 @@ type order struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
 	Email  string `json:"email"`
-	Items  []struct {
+	// Only the fields the checks read.
+	Items []struct {
 		ProductID      string `json:"product_id"`
-		SKU            string `json:"sku"`
-		Name           string `json:"name"`
 		Quantity       int    `json:"quantity"`
 		UnitPriceCents int64  `json:"unit_price_cents"`
 	} `json:"items"`
@@ -100,7 +108,8 @@ func decode(t *testing.T, r response, v any) {
 	}
 }
 
-// inStock returns a seeded product with stock to buy one unit of.
+// inStock returns a product with stock to buy one unit of: on the local
+// stack one of the demo products catalog loads with DEMO_DATA=true.
 func inStock(t *testing.T) product {
 	t.Helper()
 	r := do(t, "GET", "/api/catalog/products?limit=100", "", nil)
@@ -114,7 +123,8 @@ func inStock(t *testing.T) product {
 			return p
 		}
 	}
-	t.Fatalf("no product with stock among %d", len(page.Items))
+	t.Fatalf("no product with stock among %d: the smoke suite buys existing products "+
+		"(local stack: DEMO_DATA=true on catalog; elsewhere: add them through the admin API)", len(page.Items))
 	return product{}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,38 +151,70 @@ func TestOrdersRestartUnderTrafficLosesNothing(t *testing.T) {
 		key    string
 		status int
 		body   string
+		err    error // no answer at all
 	}
 	var (
 		mu       sync.Mutex
 		attempts []attempt
+		progress = make(chan struct{}, 1) // a worker recorded an attempt
 		stop     = make(chan struct{})
 		wg       sync.WaitGroup
 	)
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	// The workers never fail the test themselves (t.Fatal must run on the
+	// test's goroutine): they record every attempt, judged below.
+	for range 4 {
+		wg.Go(func() {
 			tick := time.NewTicker(200 * time.Millisecond) // 4 workers: about 20 orders/s
 			defer tick.Stop()
-			for {
+			for range tick.C {
 				select {
 				case <-stop:
 					return
-				case <-tick.C:
+				default:
 				}
 				key := newKey()
-				r := placeOrder(t, key, p.ID)
+				r, err := send("POST", "/api/orders", orderBody(p.ID, 1), map[string]string{"Idempotency-Key": key})
 				mu.Lock()
-				attempts = append(attempts, attempt{key, r.status, string(r.body)})
+				attempts = append(attempts, attempt{key, r.status, string(r.body), err})
 				mu.Unlock()
+				select {
+				case progress <- struct{}{}:
+				default:
+				}
 			}
-		}()
+		})
 	}
-	time.Sleep(time.Second)
+	stopWorkers := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopWorkers() // also when a check below stops the test early
+	// waitUntil blocks until ok holds for the attempts recorded so far.
+	waitUntil := func(what string, ok func([]attempt) bool) {
+		t.Helper()
+		limit := time.After(90 * time.Second)
+		for {
+			mu.Lock()
+			done := ok(attempts)
+			mu.Unlock()
+			if done {
+				return
+			}
+			select {
+			case <-progress:
+			case <-limit:
+				t.Fatalf("traffic around the restart: %s not within 90s", what)
+			}
+		}
+	}
+
+	// Traffic flows before the restart and reaches the new process after it.
+	waitUntil("10 orders before the restart", func(a []attempt) bool { return len(a) >= 10 })
 	compose(t, "restart", "orders")
-	time.Sleep(2 * time.Second)
-	close(stop)
-	wg.Wait()
+	mu.Lock()
+	restarted := len(attempts)
+	mu.Unlock()
+	waitUntil("an order placed after the restart", func(a []attempt) bool {
+		return slices.ContainsFunc(a[restarted:], func(a attempt) bool { return a.status == http.StatusCreated })
+	})
+	stopWorkers()
 
 	logs := compose(t, "logs", "--no-color", "orders")
 	if !strings.Contains(logs, `"msg":"stopped"`) {
@@ -190,6 +223,10 @@ func TestOrdersRestartUnderTrafficLosesNothing(t *testing.T) {
 
 	counts := map[int]int{}
 	for _, a := range attempts {
+		if a.err != nil {
+			t.Errorf("no answer during the restart (the edge stays up, so it must answer): %v", a.err)
+			continue
+		}
 		counts[a.status]++
 		switch a.status {
 		// 502/503/504 are the edge failing to reach orders while it restarts
@@ -207,7 +244,6 @@ func TestOrdersRestartUnderTrafficLosesNothing(t *testing.T) {
 
 	ids := map[string]string{}
 	for _, a := range attempts {
-		a := a
 		eventually(t, 60*time.Second, "retry "+a.key, func() string {
 			r := placeOrder(t, a.key, p.ID)
 			if r.status != http.StatusCreated {

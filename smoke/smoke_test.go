@@ -8,14 +8,22 @@ import (
 	"testing"
 )
 
-func TestPageRendersProducts(t *testing.T) {
-	r := do(t, "GET", "/", "", map[string]string{"Accept": "text/html"})
-	if r.status != http.StatusOK {
-		t.Fatalf("GET / = %d, want 200", r.status)
+// getPage GETs path as a browser does and checks that the answer is an
+// HTML page with status.
+func getPage(t *testing.T, path string, status int) response {
+	t.Helper()
+	r := do(t, "GET", path, "", map[string]string{"Accept": "text/html"})
+	if r.status != status {
+		t.Fatalf("GET %s = %d, want %d", path, r.status, status)
 	}
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
-		t.Errorf("Content-Type = %q, want text/html", ct)
+		t.Errorf("GET %s: Content-Type = %q, want text/html", path, ct)
 	}
+	return r
+}
+
+func TestPageRendersProducts(t *testing.T) {
+	r := getPage(t, "/", http.StatusOK)
 	p := inStock(t)
 	if !strings.Contains(string(r.body), `data-testid="product"`) || !strings.Contains(string(r.body), p.Name) {
 		t.Errorf("page does not list products (looked for %q)", p.Name)
@@ -35,7 +43,7 @@ func TestOrderPlacedReadAndReplayed(t *testing.T) {
 	}
 	var o order
 	decode(t, first, &o)
-	if o.Status != "confirmed" || len(o.Items) != 1 || o.Items[0].ProductID != p.ID ||
+	if o.Status != "confirmed" || len(o.Items) != 1 || o.Items[0].ProductID != p.ID || o.Items[0].Quantity != 1 ||
 		o.Items[0].UnitPriceCents != p.PriceCents || o.TotalCents != p.PriceCents || o.Currency != p.Currency {
 		t.Fatalf("order = %+v, want one confirmed line of %s at %d %s", o, p.ID, p.PriceCents, p.Currency)
 	}
@@ -102,12 +110,7 @@ func TestInternalIsUnreachable(t *testing.T) {
 	}
 }
 
+// The edge sends every path no service declares to web, whose 404 is a page.
 func TestUnknownPathGetsWebNotFoundPage(t *testing.T) {
-	r := do(t, "GET", "/no/such/page", "", map[string]string{"Accept": "text/html"})
-	if r.status != http.StatusNotFound {
-		t.Fatalf("status = %d, want 404", r.status)
-	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
-		t.Errorf("Content-Type = %q, want the web service's HTML page", ct)
-	}
+	getPage(t, "/no/such/page", http.StatusNotFound)
 }

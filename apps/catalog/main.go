@@ -17,7 +17,7 @@ import (
 	"github.com/fargateshop/shop/platform/server"
 )
 
-func main() { server.Main("catalog", run) }
+func main() { server.Main("catalog", version, run) }
 
 type settings struct {
 	Database       config.Database
@@ -25,6 +25,10 @@ type settings struct {
 	MaxConns       int
 	ReservationTTL time.Duration
 	SweepInterval  time.Duration
+	// DemoData loads the demo products into an empty catalog at start:
+	// local and dev stacks only; production fills its catalog through the
+	// admin API.
+	DemoData bool
 }
 
 func loadSettings(getenv func(string) (string, bool)) (settings, error) {
@@ -35,6 +39,7 @@ func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 		MaxConns:       e.Int("DB_MAX_CONNS", 10, 1, 1000),
 		ReservationTTL: e.Duration("RESERVATION_TTL", 60*time.Second),
 		SweepInterval:  e.Duration("SWEEP_INTERVAL", 5*time.Second),
+		DemoData:       e.OneOf("DEMO_DATA", "false", "true", "false") == "true",
 	}
 	e.Server()
 	return s, e.Err()
@@ -59,6 +64,14 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 		return err
 	}
 	store := catalogpg.NewStore(pool, cfg.ReservationTTL)
+	if cfg.DemoData {
+		n, err := store.LoadDemoProducts(ctx)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		log.Info("demo data", "products_added", n)
+	}
 
 	// The sweeper stops when run returns, whatever the reason, and is waited
 	// for before the pool closes (defers run last to first).
@@ -69,5 +82,9 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	wg.Go(func() { store.RunSweeper(ctx, log, cfg.SweepInterval) })
 
 	handler := web.NewHandler(log, store, cfg.AdminToken)
-	return server.Serve(ctx, log, server.New(handler, log), ln)
+	return server.Serve(ctx, log, server.New(handler, log, version), ln)
 }
+
+// version is the build's version: the image build stamps it with
+// -ldflags "-X main.version=...", server.Main logs it and /version serves it.
+var version = "dev"

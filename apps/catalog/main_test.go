@@ -31,8 +31,9 @@ func TestLoadSettings(t *testing.T) {
 		{"every problem at once", map[string]string{
 			"ADMIN_TOKEN": "too-short", "DB_MAX_CONNS": "0", "RESERVATION_TTL": "soon",
 			"SWEEP_INTERVAL": "-1s", "LOG_LEVEL": "loud", "PORT": "http", "PGPASSWORD_SECRET_ARN": "rds!db-0a1b",
+			"DEMO_DATA": "yes",
 		}, []string{"ADMIN_TOKEN must be at least 16", "DB_MAX_CONNS", "RESERVATION_TTL", "SWEEP_INTERVAL",
-			"LOG_LEVEL", "PORT", "DATABASE_URL or PGHOST", "PGPASSWORD_SECRET_ARN must be the ARN"}},
+			"LOG_LEVEL", "PORT", "DATABASE_URL or PGHOST", "PGPASSWORD_SECRET_ARN must be the ARN", "DEMO_DATA"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,23 +42,41 @@ func TestLoadSettings(t *testing.T) {
 				if err != nil {
 					t.Fatalf("got error %v, want none", err)
 				}
-				if s.MaxConns != 10 || s.ReservationTTL != time.Minute || s.SweepInterval != 5*time.Second {
+				if s.MaxConns != 10 || s.ReservationTTL != time.Minute || s.SweepInterval != 5*time.Second || s.DemoData {
 					t.Errorf("got %+v, want the defaults", s)
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("got no error")
-			}
-			for _, want := range tt.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not mention %q", err, want)
-				}
-			}
+			servertest.ErrorMentions(t, err, tt.wantErr...)
 			if strings.Contains(err.Error(), "too-short") {
 				t.Errorf("error %q shows the secret", err)
 			}
 		})
+	}
+}
+
+// DEMO_DATA is an opt-in read strictly: a value that is neither "true" nor
+// "false" stops the start instead of quietly meaning one of them.
+func TestDemoDataIsOptIn(t *testing.T) {
+	for _, tt := range []struct {
+		value   string
+		want    bool
+		wantErr bool
+	}{
+		{"", false, false}, {"false", false, false}, {"true", true, false},
+		{"TRUE", false, true}, {"1", false, true}, {"yes", false, true},
+	} {
+		env := map[string]string{"PGHOST": "db", "ADMIN_TOKEN": testToken, "DEMO_DATA": tt.value}
+		s, err := loadSettings(servertest.Env(env))
+		if tt.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "DEMO_DATA") {
+				t.Errorf("DEMO_DATA=%q: got %v, want an error naming DEMO_DATA", tt.value, err)
+			}
+			continue
+		}
+		if err != nil || s.DemoData != tt.want {
+			t.Errorf("DEMO_DATA=%q: got %v, %v; want %v", tt.value, s.DemoData, err, tt.want)
+		}
 	}
 }
 
@@ -113,9 +132,10 @@ func TestRun(t *testing.T) {
 		return v
 	}
 
+	// Without DEMO_DATA a new catalog starts empty, as in production.
 	page := call(http.MethodGet, "/api/catalog/products", "", http.StatusOK)
-	if items := page["items"].([]any); len(items) < 6 {
-		t.Errorf("got %d products, want the seeded ones", len(items))
+	if items := page["items"].([]any); len(items) != 0 {
+		t.Errorf("got %d products without DEMO_DATA, want none", len(items))
 	}
 
 	p := call(http.MethodPost, "/api/catalog/products",
@@ -150,5 +170,36 @@ func TestRun(t *testing.T) {
 	if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
 		conn.Close()
 		t.Error("the listener still accepts connections after run returned")
+	}
+}
+
+// TestRunLoadsDemoDataOnce starts the real program twice on one database
+// with DEMO_DATA=true: the first start fills the empty catalog, the second,
+// like every restart, adds nothing.
+func TestRunLoadsDemoDataOnce(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": postgrestest.NewDatabase(t), "ADMIN_TOKEN": testToken, "DEMO_DATA": "true"}
+	count := func() int {
+		t.Helper()
+		prog := servertest.Start(t, run, env)
+		resp, err := http.Get(prog.URL + "/api/catalog/products?limit=100")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var page struct{ Items []json.RawMessage }
+		if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("list products: status %d, %v", resp.StatusCode, err)
+		}
+		if err := prog.Stop(); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+		return len(page.Items)
+	}
+	first := count()
+	if first < 6 {
+		t.Errorf("got %d products with DEMO_DATA=true, want the demo products", first)
+	}
+	if again := count(); again != first {
+		t.Errorf("got %d products after a restart, want %d", again, first)
 	}
 }

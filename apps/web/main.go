@@ -9,17 +9,18 @@ import (
 	"net"
 
 	"github.com/fargateshop/shop/platform/config"
+	"github.com/fargateshop/shop/platform/routing"
 	"github.com/fargateshop/shop/platform/server"
 
 	"github.com/fargateshop/shop/apps/web/internal/catalog"
 	"github.com/fargateshop/shop/apps/web/internal/web"
 )
 
-func main() { server.Main("web", run) }
+func main() { server.Main("web", version, run) }
 
 func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, bool), ln net.Listener) error {
 	env := config.New(getenv)
-	catalogURL := env.URL("CATALOG_URL", "http://catalog:8080")
+	catalogURL := env.URL("CATALOG_URL", routing.URL("catalog"))
 	env.Server()
 	if err := env.Err(); err != nil {
 		return err
@@ -30,5 +31,9 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 		return err
 	}
 	log.Info("config", "catalog_url", catalogURL)
-	return server.Serve(ctx, log, server.New(h, log), ln)
+	return server.Serve(ctx, log, server.New(h, log, version), ln)
 }
+
+// version is the build's version: the image build stamps it with
+// -ldflags "-X main.version=...", server.Main logs it and /version serves it.
+var version = "dev"

@@ -111,7 +111,8 @@ type Options struct {
 	// ones are built into a temporary directory removed by Close.
 	Binaries map[string]string
 	// Env adds or overrides variables per service, e.g.
-	// {"catalog": {"RESERVATION_TTL": "3s"}}.
+	// {"catalog": {"RESERVATION_TTL": "3s"}}. Catalog gets DEMO_DATA=true
+	// unless overridden: {"catalog": {"DEMO_DATA": "false"}} starts it empty.
 	Env map[string]map[string]string
 	// LogLevel is every service's LOG_LEVEL; "info" when empty.
 	LogLevel string
@@ -193,20 +194,20 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 		}
 	}
 
+	free, err := freePorts(len(Services))
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	ports := map[string]int{}
-	for _, name := range Services {
-		p, err := freePort()
-		if err != nil {
-			_ = s.Close()
-			return nil, err
-		}
-		ports[name] = p
+	for i, name := range Services {
+		ports[name] = free[i]
 	}
 	base := func(n string) string { return "http://127.0.0.1:" + strconv.Itoa(ports[n]) }
 	s.CatalogURL, s.OrdersURL, s.WebURL, s.EdgeURL = base("catalog"), base("orders"), base("web"), base("edge")
 
 	env := map[string]map[string]string{
-		"catalog": {"DATABASE_URL": opts.DatabaseURL, "ADMIN_TOKEN": opts.AdminToken},
+		"catalog": {"DATABASE_URL": opts.DatabaseURL, "ADMIN_TOKEN": opts.AdminToken, "DEMO_DATA": "true"},
 		"orders":  {"DATABASE_URL": opts.DatabaseURL, "CATALOG_URL": s.CatalogURL},
 		"web":     {"CATALOG_URL": s.CatalogURL},
 		"edge": {"UPSTREAM_CATALOG": s.CatalogURL, "UPSTREAM_ORDERS": s.OrdersURL,
@@ -554,13 +555,20 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("harness: free port: %w", err)
+// freePorts returns n distinct free ports. Every listener stays open until
+// all n are chosen: closed one by one, the kernel may hand the same port
+// out twice (two services then race for it and one fails to start).
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("harness: free port: %w", err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 func randomHex(n int) string {

@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"syscall"
@@ -32,8 +33,17 @@ func TestStartRestartClose(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if got := get(sys.EdgeURL + "/api/catalog/products"); got != http.StatusOK {
-		t.Fatalf("GET /api/catalog/products through the edge = %d, want 200", got)
+	// Through the edge, with the demo products the harness asks catalog for.
+	resp, err := http.Get(sys.EdgeURL + "/api/catalog/products")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct{ Items []json.RawMessage }
+	err = json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil || len(page.Items) == 0 {
+		t.Fatalf("GET /api/catalog/products through the edge = %d with %d products (%v), want 200 with the demo products",
+			resp.StatusCode, len(page.Items), err)
 	}
 	for _, name := range harness.Services {
 		if sys.PID(name) == 0 {

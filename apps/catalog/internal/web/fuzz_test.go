@@ -8,6 +8,7 @@ import (
 
 	"github.com/fargateshop/shop/apps/catalog/internal/catalog"
 	"github.com/fargateshop/shop/platform/apperr"
+	"github.com/fargateshop/shop/platform/catalogapi"
 	"github.com/fargateshop/shop/platform/httpapi"
 )
 
@@ -31,11 +32,11 @@ func FuzzProductBody(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req createProductRequest
+		var req catalogapi.ProductInput
 		err := httpapi.Decode(bytes.NewReader(body), &req)
 		var p catalog.NewProduct
 		if err == nil {
-			p, err = req.parse()
+			p, err = newProduct(req)
 		}
 		if err != nil {
 			switch code := apperr.CodeOf(err); code {

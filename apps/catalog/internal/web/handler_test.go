@@ -16,6 +16,7 @@ import (
 
 	"github.com/fargateshop/shop/apps/catalog/internal/catalog"
 	"github.com/fargateshop/shop/platform/apperr"
+	"github.com/fargateshop/shop/platform/catalogapi"
 )
 
 const adminToken = "test-admin-token-0123456789"
@@ -208,11 +209,11 @@ func TestCreateProduct(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("got status %d, want 201; body %s", rec.Code, rec.Body)
 	}
-	got := decode[productJSON](t, rec)
-	if got.SKU != "NEW-1" || got.PriceCents != 500 || got.Currency != "EUR" || got.Stock != 3 || got.ID == uuid.Nil {
+	got := decode[catalogapi.Product](t, rec)
+	if got.SKU != "NEW-1" || got.PriceCents != 500 || got.Currency != "EUR" || got.Stock != 3 || uuid.Validate(got.ID) != nil {
 		t.Errorf("got %+v, want the product sent", got)
 	}
-	if loc, want := rec.Header().Get("Location"), "/api/catalog/products/"+got.ID.String(); loc != want {
+	if loc, want := rec.Header().Get("Location"), "/api/catalog/products/"+got.ID; loc != want {
 		t.Errorf("got Location %q, want %q", loc, want)
 	}
 	// The new product is readable where Location says.
@@ -253,7 +254,7 @@ func TestListProductsPages(t *testing.T) {
 	h := newServer(store)
 
 	rec := do(t, h, http.MethodGet, "/api/catalog/products", "")
-	if page := decode[productPage](t, rec); len(page.Items) != defaultLimit || page.NextCursor == "" {
+	if page := decode[catalogapi.Page](t, rec); len(page.Items) != defaultLimit || page.NextCursor == "" {
 		t.Errorf("default page: got %d items and cursor %q, want %d and a cursor", len(page.Items), page.NextCursor, defaultLimit)
 	}
 
@@ -267,7 +268,7 @@ func TestListProductsPages(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("got status %d, want 200; body %s", rec.Code, rec.Body)
 		}
-		page := decode[productPage](t, rec)
+		page := decode[catalogapi.Page](t, rec)
 		for _, p := range page.Items {
 			skus = append(skus, p.SKU)
 		}
@@ -324,7 +325,7 @@ func TestUpdateProduct(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("got status %d, want 200; body %s", rec.Code, rec.Body)
 	}
-	got := decode[productJSON](t, rec)
+	got := decode[catalogapi.Product](t, rec)
 	if got.Name != "Renamed" || got.PriceCents != p.PriceCents {
 		t.Errorf("got name %q price %d, want Renamed and the old price %d", got.Name, got.PriceCents, p.PriceCents)
 	}
@@ -340,7 +341,7 @@ func TestSetStock(t *testing.T) {
 	}
 	wantProblem(t, do(t, h, http.MethodPut, path, `{"stock":"5"}`, admin...), http.StatusBadRequest)
 	rec := do(t, h, http.MethodPut, path, `{"stock":7}`, admin...)
-	if got := decode[productJSON](t, rec); rec.Code != http.StatusOK || got.Stock != 7 {
+	if got := decode[catalogapi.Product](t, rec); rec.Code != http.StatusOK || got.Stock != 7 {
 		t.Errorf("got status %d stock %d, want 200 and 7", rec.Code, got.Stock)
 	}
 }

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
 	"github.com/fargateshop/shop/apps/catalog/internal/catalog"
 	"github.com/fargateshop/shop/platform/apperr"
+	"github.com/fargateshop/shop/platform/catalogapi"
 	"github.com/fargateshop/shop/platform/httpapi"
 )
 
@@ -21,27 +21,10 @@ const (
 	maxLimit     = 100
 )
 
-type productJSON struct {
-	ID          uuid.UUID `json:"id"`
-	SKU         string    `json:"sku"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	PriceCents  int64     `json:"price_cents"`
-	Currency    string    `json:"currency"`
-	Stock       int       `json:"stock"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
-
-func toProductJSON(p catalog.Product) productJSON {
-	return productJSON{ID: p.ID, SKU: p.SKU, Name: p.Name, Description: p.Description,
-		PriceCents: p.PriceCents, Currency: p.Currency, Stock: p.Stock,
+func toProductJSON(p catalog.Product) catalogapi.Product {
+	return catalogapi.Product{ID: p.ID.String(), ProductInput: catalogapi.ProductInput{SKU: p.SKU, Name: p.Name,
+		Description: p.Description, PriceCents: p.PriceCents, Currency: p.Currency, Stock: p.Stock},
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC()}
-}
-
-type productPage struct {
-	Items      []productJSON `json:"items"`
-	NextCursor string        `json:"next_cursor,omitempty"` // absent on the last page
 }
 
 func (h *handler) listProducts(c *gin.Context) {
@@ -56,7 +39,7 @@ func (h *handler) listProducts(c *gin.Context) {
 		httpapi.Error(c, err)
 		return
 	}
-	page := productPage{Items: make([]productJSON, 0, limit)}
+	page := catalogapi.Page{Items: make([]catalogapi.Product, 0, limit)}
 	if len(products) > limit {
 		products = products[:limit]
 		page.NextCursor = encodeCursor(products[limit-1].SKU)
@@ -130,28 +113,20 @@ func productID(c *gin.Context) (uuid.UUID, bool) {
 	return id, true
 }
 
-type createProductRequest struct {
-	SKU         string `json:"sku"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	PriceCents  int64  `json:"price_cents"`
-	Currency    string `json:"currency"`
-	Stock       int    `json:"stock"`
-}
-
-func (r createProductRequest) parse() (catalog.NewProduct, error) {
+// newProduct is the product an administrator asked for, validated.
+func newProduct(r catalogapi.ProductInput) (catalog.NewProduct, error) {
 	p := catalog.NewProduct{SKU: r.SKU, Name: r.Name, Description: r.Description,
 		PriceCents: r.PriceCents, Currency: r.Currency, Stock: r.Stock}
 	return p, p.Validate()
 }
 
 func (h *handler) createProduct(c *gin.Context) {
-	var req createProductRequest
+	var req catalogapi.ProductInput
 	if err := httpapi.DecodeJSON(c, &req); err != nil {
 		httpapi.Error(c, err)
 		return
 	}
-	np, err := req.parse()
+	np, err := newProduct(req)
 	if err != nil {
 		httpapi.Error(c, err)
 		return
@@ -173,14 +148,22 @@ type updateProductRequest struct {
 	PriceCents  *int64  `json:"price_cents"`
 }
 
-func (h *handler) updateProduct(c *gin.Context) {
-	id, ok := productID(c)
-	if !ok {
-		return
+// productRequest reads the product id of the path and the JSON body of an
+// admin write. When ok is false the problem has been answered.
+func productRequest[T any](c *gin.Context) (id uuid.UUID, req T, ok bool) {
+	if id, ok = productID(c); !ok {
+		return id, req, false
 	}
-	var req updateProductRequest
 	if err := httpapi.DecodeJSON(c, &req); err != nil {
 		httpapi.Error(c, err)
+		return id, req, false
+	}
+	return id, req, true
+}
+
+func (h *handler) updateProduct(c *gin.Context) {
+	id, req, ok := productRequest[updateProductRequest](c)
+	if !ok {
 		return
 	}
 	patch := catalog.ProductPatch{Name: req.Name, Description: req.Description, PriceCents: req.PriceCents}
@@ -201,13 +184,8 @@ type setStockRequest struct {
 }
 
 func (h *handler) setStock(c *gin.Context) {
-	id, ok := productID(c)
+	id, req, ok := productRequest[setStockRequest](c)
 	if !ok {
-		return
-	}
-	var req setStockRequest
-	if err := httpapi.DecodeJSON(c, &req); err != nil {
-		httpapi.Error(c, err)
 		return
 	}
 	if req.Stock == nil {

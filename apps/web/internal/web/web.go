@@ -19,6 +19,7 @@ import (
 
 	"github.com/fargateshop/shop/platform/apperr"
 	"github.com/fargateshop/shop/platform/httpapi"
+	"github.com/fargateshop/shop/platform/problem"
 	"github.com/fargateshop/shop/platform/requestid"
 
 	"github.com/fargateshop/shop/apps/web/internal/catalog"
@@ -124,7 +125,7 @@ func renderError(c *gin.Context, status int, title, message string) {
 		c.Header("Retry-After", strconv.Itoa(httpapi.RetryAfterSeconds))
 	}
 	if !wantsHTML(c.GetHeader("Accept")) {
-		httpapi.WriteProblem(c, httpapi.Problem{Status: status, Detail: message})
+		httpapi.WriteProblem(c, problem.Problem{Status: status, Detail: message})
 		return
 	}
 	c.Header("Cache-Control", "no-store")
