@@ -27,11 +27,10 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 	if err := ctx.RegisterComponentResource("shop:cluster:Cluster", name, c, opts...); err != nil {
 		return nil, err
 	}
-	cfg := args.Config
 	parent := pulumi.Parent(c)
 
 	ns, err := servicediscovery.NewHttpNamespace(ctx, name, &servicediscovery.HttpNamespaceArgs{
-		Name:        pulumi.Sprintf("%s-%s", cfg.Project, cfg.Stack),
+		Name:        pulumi.Sprintf("%s-%s", args.Config.Project, args.Config.Stack),
 		Description: pulumi.String("Service Connect names of the shop services"),
 	}, parent)
 	if err != nil {
@@ -51,7 +50,7 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 	providers, err := ecs.NewClusterCapacityProviders(ctx, name, &ecs.ClusterCapacityProvidersArgs{
 		ClusterName:                       cluster.Name,
 		CapacityProviders:                 pulumi.ToStringArray([]string{"FARGATE", "FARGATE_SPOT"}),
-		DefaultCapacityProviderStrategies: clusterStrategy(cfg),
+		DefaultCapacityProviderStrategies: clusterStrategy(args.Config),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -87,26 +86,23 @@ func capacityStrategy(cfg Config) []capacityShare {
 	return out
 }
 
-func clusterStrategy(cfg Config) ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArray {
-	var out ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArray
+// strategy renders the shares as one resource type's strategy entries.
+func strategy[T any](cfg Config, entry func(provider pulumi.StringInput, base, weight pulumi.IntInput) T) []T {
+	var out []T
 	for _, s := range capacityStrategy(cfg) {
-		out = append(out, &ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs{
-			CapacityProvider: pulumi.String(s.Provider),
-			Base:             pulumi.Int(s.Base),
-			Weight:           pulumi.Int(s.Weight),
-		})
+		out = append(out, entry(pulumi.String(s.Provider), pulumi.Int(s.Base), pulumi.Int(s.Weight)))
 	}
 	return out
 }
 
+func clusterStrategy(cfg Config) ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArray {
+	return strategy(cfg, func(p pulumi.StringInput, b, w pulumi.IntInput) ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyInput {
+		return &ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs{CapacityProvider: p, Base: b, Weight: w}
+	})
+}
+
 func serviceStrategy(cfg Config) ecs.ServiceCapacityProviderStrategyArray {
-	var out ecs.ServiceCapacityProviderStrategyArray
-	for _, s := range capacityStrategy(cfg) {
-		out = append(out, &ecs.ServiceCapacityProviderStrategyArgs{
-			CapacityProvider: pulumi.String(s.Provider),
-			Base:             pulumi.Int(s.Base),
-			Weight:           pulumi.Int(s.Weight),
-		})
-	}
-	return out
+	return strategy(cfg, func(p pulumi.StringInput, b, w pulumi.IntInput) ecs.ServiceCapacityProviderStrategyInput {
+		return &ecs.ServiceCapacityProviderStrategyArgs{CapacityProvider: p, Base: b, Weight: w}
+	})
 }

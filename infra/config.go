@@ -50,6 +50,7 @@ var settings = map[string]setting{
 	"logLevel":                      {"info", "string"},
 	"logRetentionDays":              {"7", "integer"},
 	"forceDestroy":                  {"false", "boolean"},
+	"demoData":                      {"false", "boolean"},
 	// Database.
 	"dbEngineVersion":       {"17", "string"},
 	"dbInstanceClass":       {"db.t4g.micro", "string"},
@@ -91,6 +92,9 @@ type Config struct {
 	LogLevel                      string
 	LogRetentionDays              int
 	ForceDestroy                  bool
+	// DemoData has catalog load the demo products (DEMO_DATA=true): dev
+	// stacks only; production fills its catalog through the admin API.
+	DemoData bool
 
 	DBEngineVersion       string
 	DBInstanceClass       string
@@ -209,6 +213,7 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		LogLevel:                      r.str("logLevel"),
 		LogRetentionDays:              r.int("logRetentionDays"),
 		ForceDestroy:                  r.bool("forceDestroy"),
+		DemoData:                      r.bool("demoData"),
 
 		DBEngineVersion:       r.str("dbEngineVersion"),
 		DBInstanceClass:       r.str("dbInstanceClass"),
@@ -321,20 +326,19 @@ func (r *reader) raw(key, typ string) string {
 
 func (r *reader) str(key string) string { return r.raw(key, "string") }
 
-func (r *reader) int(key string) int {
-	s := r.raw(key, "integer")
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: got %q, want an integer", key, s))
-	}
-	return v
-}
+func (r *reader) int(key string) int { return parse(r, key, "integer", strconv.Atoi, "an integer") }
 
 func (r *reader) bool(key string) bool {
-	s := r.raw(key, "boolean")
-	v, err := strconv.ParseBool(s)
+	return parse(r, key, "boolean", strconv.ParseBool, "true or false")
+}
+
+// parse reads key as typ with conv, recording an error that says what was
+// wanted when the value does not convert.
+func parse[T any](r *reader, key, typ string, conv func(string) (T, error), want string) T {
+	s := r.raw(key, typ)
+	v, err := conv(s)
 	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: got %q, want true or false", key, s))
+		r.errs = append(r.errs, fmt.Errorf("%s: got %q, want %s", key, s, want))
 	}
 	return v
 }

@@ -2,22 +2,26 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fargateshop/shop/platform/routing"
+	"github.com/fargateshop/shop/platform/server"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Facts shared by every app image (see apps/*/Dockerfile).
-const (
-	containerUser = "65532:65532" // the distroless "nonroot" user
-	// stopTimeout gives the apps' 15 s graceful shutdown room before SIGKILL.
-	stopTimeout = 30
-)
+// Facts shared by every app image (see apps/Dockerfile).
+const containerUser = "65532:65532" // the distroless "nonroot" user
+
+// stopTimeout is the seconds ECS waits between SIGTERM and SIGKILL: the apps'
+// drain and release (server.StopTimeout). Fargate accepts at most 120.
+const stopTimeout = int(server.StopTimeout / time.Second)
+
+// demoDataReaders are the services that load demo data when DEMO_DATA=true.
+var demoDataReaders = map[string]bool{"catalog": true}
 
 // Volumes of the task. The root filesystem is read-only (ECS.5), so anything
 // that must write gets a task-scoped scratch volume instead.
@@ -121,10 +125,13 @@ func containerDefinitions(cfg Config, spec routing.Service, all []routing.Servic
 			"PORT":      strconv.Itoa(spec.Port),
 			"LOG_LEVEL": cfg.LogLevel,
 		}
+		if cfg.DemoData && demoDataReaders[spec.Name] {
+			env["DEMO_DATA"] = "true"
+		}
 		// Service Connect resolves each dependency by its declared name.
 		for _, dep := range spec.Dependencies {
 			d, _ := routing.Lookup(all, dep)
-			env[envName(dep)+"_URL"] = fmt.Sprintf("http://%s:%d", d.Name, d.Port)
+			env[envName(dep)+"_URL"] = d.URL()
 		}
 		if db != nil {
 			rest := v[2+len(names):]

@@ -38,14 +38,8 @@ const (
 // controls is the table docs/security.md lists, by ID and title; the titles
 // are FSBP's own.
 var controls = []control{
-	{"ECS.2", "ECS services should not have public IP addresses assigned to them automatically", func(t *testing.T, sc scenario, st *stack) (v []string) {
-		for _, s := range st.ofType("aws:ecs/service:Service") {
-			if got := dig(s.Inputs, "networkConfiguration", "assignPublicIp"); got != false {
-				v = append(v, fmt.Sprintf("%s: got assignPublicIp %v, want false", s.Name, got))
-			}
-		}
-		return v
-	}},
+	{"ECS.2", "ECS services should not have public IP addresses assigned to them automatically",
+		everyInputIs("aws:ecs/service:Service", false, "networkConfiguration", "assignPublicIp")},
 	{"ECS.4", "ECS containers should run as non-privileged", func(t *testing.T, sc scenario, st *stack) (v []string) {
 		for _, s := range routing.Services {
 			if c := container(t, st, s.Name); c.Privileged {
@@ -139,14 +133,8 @@ var controls = []control{
 		}
 		return v
 	}},
-	{"ECR.1", "ECR private repositories should have image scanning configured", func(t *testing.T, sc scenario, st *stack) (v []string) {
-		for _, r := range st.ofType("aws:ecr/repository:Repository") {
-			if got := dig(r.Inputs, "imageScanningConfiguration", "scanOnPush"); got != true {
-				v = append(v, fmt.Sprintf("%s: got scanOnPush %v, want true", r.Name, got))
-			}
-		}
-		return v
-	}},
+	{"ECR.1", "ECR private repositories should have image scanning configured",
+		everyInputIs("aws:ecr/repository:Repository", true, "imageScanningConfiguration", "scanOnPush")},
 	{"ECR.2", "ECR private repositories should have tag immutability configured", func(t *testing.T, sc scenario, st *stack) (v []string) {
 		for _, r := range st.ofType("aws:ecr/repository:Repository") {
 			if got := r.Inputs["imageTagMutability"]; got != "IMMUTABLE" {
@@ -210,12 +198,8 @@ var controls = []control{
 		}
 		return v
 	}},
-	{"ELB.4", "Application Load Balancer should be configured to drop invalid http headers", func(t *testing.T, sc scenario, st *stack) (v []string) {
-		if got := st.one(t, "aws:lb/loadBalancer:LoadBalancer", "loadbalancer").Inputs["dropInvalidHeaderFields"]; got != true {
-			v = append(v, fmt.Sprintf("got dropInvalidHeaderFields %v, want true", got))
-		}
-		return v
-	}},
+	{"ELB.4", "Application Load Balancer should be configured to drop invalid http headers",
+		inputIs("aws:lb/loadBalancer:LoadBalancer", "loadbalancer", "dropInvalidHeaderFields", true)},
 	{"ELB.5", "Application and Classic Load Balancers logging should be enabled", func(t *testing.T, sc scenario, st *stack) (v []string) {
 		alb := st.one(t, "aws:lb/loadBalancer:LoadBalancer", "loadbalancer")
 		bucket := st.one(t, "aws:s3/bucketV2:BucketV2", "loadbalancer-logs")
@@ -248,16 +232,8 @@ var controls = []control{
 		}
 		return v
 	}},
-	{"ELB.6", "Application, Gateway, and Network Load Balancers should have deletion protection enabled", func(t *testing.T, sc scenario, st *stack) (v []string) {
-		got := st.one(t, "aws:lb/loadBalancer:LoadBalancer", "loadbalancer").Inputs["enableDeletionProtection"]
-		if got != true {
-			v = append(v, fmt.Sprintf("got enableDeletionProtection %v, want true", got))
-		}
-		if got != sc.production {
-			t.Errorf("got enableDeletionProtection %v, want %v", got, sc.production)
-		}
-		return v
-	}},
+	{"ELB.6", "Application, Gateway, and Network Load Balancers should have deletion protection enabled",
+		onInProduction("aws:lb/loadBalancer:LoadBalancer", "loadbalancer", "enableDeletionProtection")},
 	{"ELB.12", "Application Load Balancer should be configured with defensive or strictest desync mitigation mode", func(t *testing.T, sc scenario, st *stack) (v []string) {
 		got := st.one(t, "aws:lb/loadBalancer:LoadBalancer", "loadbalancer").Inputs["desyncMitigationMode"]
 		if got != "defensive" && got != "strictest" {
@@ -376,40 +352,17 @@ var controls = []control{
 		}
 		return v
 	}},
-	{"RDS.2", "RDS DB Instances should prohibit public access, as determined by the PubliclyAccessible AWS Configuration", func(t *testing.T, sc scenario, st *stack) (v []string) {
-		if got := st.one(t, "aws:rds/instance:Instance", "database").Inputs["publiclyAccessible"]; got != false {
-			v = append(v, fmt.Sprintf("got publiclyAccessible %v, want false", got))
-		}
-		return v
-	}},
-	{"RDS.3", "RDS DB instances should have encryption at-rest enabled", func(t *testing.T, sc scenario, st *stack) (v []string) {
-		if got := st.one(t, "aws:rds/instance:Instance", "database").Inputs["storageEncrypted"]; got != true {
-			v = append(v, fmt.Sprintf("got storageEncrypted %v, want true", got))
-		}
-		return v
-	}},
-	{"RDS.5", "RDS DB instances should be configured with multiple Availability Zones", func(t *testing.T, sc scenario, st *stack) (v []string) {
-		got := st.one(t, "aws:rds/instance:Instance", "database").Inputs["multiAz"]
-		if got != true {
-			v = append(v, fmt.Sprintf("got multiAz %v, want true", got))
-		}
-		if got != sc.production {
-			t.Errorf("got multiAz %v, want %v", got, sc.production)
-		}
-		return v
-	}},
+	{"RDS.2", "RDS DB Instances should prohibit public access, as determined by the PubliclyAccessible AWS Configuration",
+		inputIs("aws:rds/instance:Instance", "database", "publiclyAccessible", false)},
+	{"RDS.3", "RDS DB instances should have encryption at-rest enabled",
+		inputIs("aws:rds/instance:Instance", "database", "storageEncrypted", true)},
+	{"RDS.5", "RDS DB instances should be configured with multiple Availability Zones",
+		onInProduction("aws:rds/instance:Instance", "database", "multiAz")},
 	{"RDS.8", "RDS DB instances should have deletion protection enabled", func(t *testing.T, sc scenario, st *stack) (v []string) {
-		db := st.one(t, "aws:rds/instance:Instance", "database")
-		got := db.Inputs["deletionProtection"]
-		if got != true {
-			v = append(v, fmt.Sprintf("got deletionProtection %v, want true", got))
-		}
-		if got != sc.production {
-			t.Errorf("got deletionProtection %v, want %v", got, sc.production)
-		}
+		v = onInProduction("aws:rds/instance:Instance", "database", "deletionProtection")(t, sc, st)
 		// A final snapshot where the database is protected: not part of
 		// the control, but what the row in docs/security.md says.
-		if got := db.Inputs["skipFinalSnapshot"]; got != !sc.production {
+		if got := st.one(t, "aws:rds/instance:Instance", "database").Inputs["skipFinalSnapshot"]; got != !sc.production {
 			t.Errorf("got skipFinalSnapshot %v, want %v", got, !sc.production)
 		}
 		return v
@@ -444,12 +397,8 @@ var controls = []control{
 		}
 		return v
 	}},
-	{"RDS.17", "RDS DB instances should be configured to copy tags to snapshots", func(t *testing.T, sc scenario, st *stack) (v []string) {
-		if got := st.one(t, "aws:rds/instance:Instance", "database").Inputs["copyTagsToSnapshot"]; got != true {
-			v = append(v, fmt.Sprintf("got copyTagsToSnapshot %v, want true", got))
-		}
-		return v
-	}},
+	{"RDS.17", "RDS DB instances should be configured to copy tags to snapshots",
+		inputIs("aws:rds/instance:Instance", "database", "copyTagsToSnapshot", true)},
 	{"RDS.tls", "The database refuses unencrypted connections, and RDS keeps its password", func(t *testing.T, sc scenario, st *stack) (v []string) {
 		db := st.one(t, "aws:rds/instance:Instance", "database")
 		if db.Inputs["manageMasterUserPassword"] != true || db.Inputs["password"] != nil {
@@ -475,6 +424,42 @@ var controls = []control{
 	{"SecretsManager.4", "Secrets Manager secrets should be rotated within a specified number of days", func(t *testing.T, sc scenario, st *stack) (v []string) {
 		return unrotatedSecrets(t, st, fsbpMaxDaysSinceRotation)
 	}},
+}
+
+// inputIs is a control met when one input of the resource typ/name is want.
+func inputIs(typ, name, key string, want any) func(t *testing.T, sc scenario, st *stack) []string {
+	return func(t *testing.T, sc scenario, st *stack) (v []string) {
+		if got := st.one(t, typ, name).Inputs[key]; got != want {
+			v = append(v, fmt.Sprintf("got %s %v, want %v", key, got, want))
+		}
+		return v
+	}
+}
+
+// everyInputIs is a control met when the input at path of every resource of
+// type typ is want.
+func everyInputIs(typ string, want any, path ...string) func(t *testing.T, sc scenario, st *stack) []string {
+	return func(t *testing.T, sc scenario, st *stack) (v []string) {
+		for _, r := range st.ofType(typ) {
+			if got := dig(r.Inputs, path...); got != want {
+				v = append(v, fmt.Sprintf("%s: got %s %v, want %v", r.Name, path[len(path)-1], got, want))
+			}
+		}
+		return v
+	}
+}
+
+// onInProduction is a control met when a boolean input of the resource
+// typ/name is true, which the configuration asks for in production only:
+// whatever the control's status, the input must be what the stack asks.
+func onInProduction(typ, name, key string) func(t *testing.T, sc scenario, st *stack) []string {
+	return func(t *testing.T, sc scenario, st *stack) (v []string) {
+		v = inputIs(typ, name, key, true)(t, sc, st)
+		if got := st.one(t, typ, name).Inputs[key]; got != sc.production {
+			t.Errorf("got %s %v, want %v", key, got, sc.production)
+		}
+		return v
+	}
 }
 
 // unrestrictedIngress returns every inbound rule open to any address, and

@@ -13,22 +13,23 @@ import (
 )
 
 // Target group timings. Two passing checks five seconds apart bring a new task
-// into service in about ten seconds; a task being replaced stops receiving
-// requests ten seconds after it is deregistered, well inside the apps' 15 s
-// graceful shutdown.
+// into service in about ten seconds.
+//
+// When ECS stops a service's task it first deregisters it and waits until the
+// target has drained, at most the deregistration delay, and only then sends
+// SIGTERM ("Amazon ECS task lifecycle": DEACTIVATING, then STOPPING). The
+// delay is thus how long requests in flight through the ALB may still take,
+// and it is added to every task replacement; the app's own drain
+// (server.StopTimeout) comes after it. Fargate Spot sends SIGTERM with its
+// two-minute warning and may deregister the task only once it has stopped,
+// so its target groups need a delay under two minutes ("How do I handle Spot
+// termination notices in AWS Fargate Spot tasks?", AWS Knowledge Center).
 const (
 	healthCheckInterval    = 5
 	healthCheckTimeout     = 3
 	healthyThreshold       = 2
 	unhealthyThreshold     = 2
 	deregistrationDelaySec = 10
-)
-
-// Priorities 1..9 are reserved for the rules this program adds on its own
-// (the /internal block); declared rules must start at 10.
-const (
-	internalBlockPriority = 1
-	firstDeclaredPriority = 10
 )
 
 // accessLogPrefix is where the ALB writes inside the log bucket.
@@ -65,16 +66,9 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, op
 	cfg := args.Config
 	parent := pulumi.Parent(l)
 
-	for _, r := range routing.Rules(args.Services) {
-		if r.Priority < firstDeclaredPriority {
-			return nil, fmt.Errorf("loadbalancer: rule %q of %q has priority %d; 1..%d are reserved for the /internal block",
-				r.Pattern, r.Service, r.Priority, firstDeclaredPriority-1)
-		}
-	}
-	def, ok := routing.DefaultService(args.Services)
-	if !ok {
-		return nil, fmt.Errorf("loadbalancer: no default service declared")
-	}
+	// deploy has validated the declaration (routing.Validate): there is
+	// exactly one default service and every rule fits the ALB.
+	def, _ := routing.DefaultService(args.Services)
 
 	logs, err := newAccessLogBucket(ctx, name, cfg, args.AccountID, parent)
 	if err != nil {
@@ -136,7 +130,7 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, op
 			DeregistrationDelay: pulumi.Int(deregistrationDelaySec),
 			HealthCheck: &lb.TargetGroupHealthCheckArgs{
 				Enabled:            pulumi.Bool(true),
-				Path:               pulumi.String(svc.HealthPath),
+				Path:               pulumi.String(routing.HealthPath),
 				Protocol:           pulumi.String("HTTP"),
 				Matcher:            pulumi.String("200"),
 				Interval:           pulumi.Int(healthCheckInterval),
@@ -156,10 +150,32 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, op
 		Type:           pulumi.String("forward"),
 		TargetGroupArn: l.TargetGroups[def.Name].Arn,
 	}}
-	scheme := "http"
-	var routes *lb.Listener
+	// Port 80 forwards, or with HTTPS only ever answers with a redirect (ELB.1).
+	scheme, httpActions := "http", forwardToDefault
 	if cfg.HTTPS() {
 		scheme = "https"
+		httpActions = lb.ListenerDefaultActionArray{&lb.ListenerDefaultActionArgs{
+			Type: pulumi.String("redirect"),
+			Redirect: &lb.ListenerDefaultActionRedirectArgs{
+				Protocol:   pulumi.String("HTTPS"),
+				Port:       pulumi.String("443"),
+				StatusCode: pulumi.String("HTTP_301"),
+			},
+		}}
+	}
+	plain, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
+		LoadBalancerArn: alb.Arn,
+		Port:            pulumi.Int(80),
+		Protocol:        pulumi.String("HTTP"),
+		DefaultActions:  httpActions,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	l.Listeners = append(l.Listeners, plain)
+	// The rules go on the listener that forwards.
+	routes := plain
+	if cfg.HTTPS() {
 		routes, err = lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
 			LoadBalancerArn: alb.Arn,
 			Port:            pulumi.Int(443),
@@ -172,34 +188,6 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, op
 		if err != nil {
 			return nil, err
 		}
-		// ELB.1: plain HTTP only ever answers with a redirect.
-		redirect, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
-			LoadBalancerArn: alb.Arn,
-			Port:            pulumi.Int(80),
-			Protocol:        pulumi.String("HTTP"),
-			DefaultActions: lb.ListenerDefaultActionArray{&lb.ListenerDefaultActionArgs{
-				Type: pulumi.String("redirect"),
-				Redirect: &lb.ListenerDefaultActionRedirectArgs{
-					Protocol:   pulumi.String("HTTPS"),
-					Port:       pulumi.String("443"),
-					StatusCode: pulumi.String("HTTP_301"),
-				},
-			}},
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		l.Listeners = append(l.Listeners, routes, redirect)
-	} else {
-		routes, err = lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
-			LoadBalancerArn: alb.Arn,
-			Port:            pulumi.Int(80),
-			Protocol:        pulumi.String("HTTP"),
-			DefaultActions:  forwardToDefault,
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
 		l.Listeners = append(l.Listeners, routes)
 	}
 
@@ -208,7 +196,7 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, op
 	// service does not receive those requests either.
 	block, err := lb.NewListenerRule(ctx, name+"-block-internal", &lb.ListenerRuleArgs{
 		ListenerArn: routes.Arn,
-		Priority:    pulumi.Int(internalBlockPriority),
+		Priority:    pulumi.Int(routing.InternalBlockPriority),
 		Conditions: lb.ListenerRuleConditionArray{&lb.ListenerRuleConditionArgs{
 			PathPattern: &lb.ListenerRuleConditionPathPatternArgs{Values: pulumi.StringArray{
 				pulumi.String(routing.InternalPrefix), pulumi.String(routing.InternalPrefix + "/*"),

@@ -29,8 +29,8 @@ func newAdminToken(ctx *pulumi.Context, name string, args adminTokenArgs, opts .
 	if err := ctx.RegisterComponentResource("shop:secrets:AdminToken", name, a, opts...); err != nil {
 		return nil, err
 	}
-	cfg := args.Config
 	parent := pulumi.Parent(a)
+	cfg := args.Config
 
 	// The operator may choose the token (`pulumi config set --secret
 	// adminToken`); otherwise one is generated once and kept in the state,

@@ -91,8 +91,8 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 		Dockerfile:    pulumi.String(args.Source.Dockerfile(spec.Name)),
 		Platform:      pulumi.String(cfg.Platform),
 		ImageTag:      pulumi.String(tag),
-		// The binary reports the tag as its version.
-		Args: pulumi.StringMap{"VERSION": pulumi.String(tag)},
+		// The binary reports the tag as its version (main.version).
+		Args: pulumi.ToStringMap(args.Source.BuildArgs(spec.Name, tag)),
 	}, parent, pulumi.Providers(args.Provider),
 		pulumi.Transforms([]pulumi.ResourceTransform{retainPushedImages}))
 	if err != nil {
@@ -337,11 +337,24 @@ func newRoles(ctx *pulumi.Context, name string, cfg Config, accountID string, ta
 	grants roleGrants, parent pulumi.ResourceOrInvokeOption,
 ) (*serviceRoles, error) {
 	roles := &serviceRoles{}
-	exec, err := iam.NewRole(ctx, name+"-execution", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("ECS agent for %s: image, logs, start-up secrets", name),
-		AssumeRolePolicy: assumeRolePolicy("ecs-tasks.amazonaws.com", accountID),
-		Tags:             tags,
-	}, parent)
+	// Both roles can be assumed only by this account's ECS tasks.
+	newRole := func(suffix string, description pulumi.StringInput) (*iam.Role, error) {
+		return iam.NewRole(ctx, name+suffix, &iam.RoleArgs{
+			Description: description, AssumeRolePolicy: assumeRolePolicy("ecs-tasks.amazonaws.com", accountID), Tags: tags,
+		}, parent)
+	}
+	grant := func(suffix string, role *iam.Role, statements []statement) error {
+		policy, err := iam.NewRolePolicy(ctx, name+suffix, &iam.RolePolicyArgs{
+			Role: role.Name, Policy: policyDocument(statements...),
+		}, parent)
+		if err != nil {
+			return err
+		}
+		roles.Policies = append(roles.Policies, policy)
+		return nil
+	}
+
+	exec, err := newRole("-execution", pulumi.Sprintf("ECS agent for %s: image, logs, start-up secrets", name))
 	if err != nil {
 		return nil, err
 	}
@@ -371,20 +384,11 @@ func newRoles(ctx *pulumi.Context, name string, cfg Config, accountID string, ta
 			Resources: grants.StartSecrets,
 		})
 	}
-	execPolicy, err := iam.NewRolePolicy(ctx, name+"-execution", &iam.RolePolicyArgs{
-		Role:   exec.Name,
-		Policy: policyDocument(statements...),
-	}, parent)
-	if err != nil {
+	if err := grant("-execution", exec, statements); err != nil {
 		return nil, err
 	}
-	roles.Policies = append(roles.Policies, execPolicy)
 
-	task, err := iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("Application role of %s", name),
-		AssumeRolePolicy: assumeRolePolicy("ecs-tasks.amazonaws.com", accountID),
-		Tags:             tags,
-	}, parent)
+	task, err := newRole("-task", pulumi.Sprintf("Application role of %s", name))
 	if err != nil {
 		return nil, err
 	}
@@ -414,14 +418,9 @@ func newRoles(ctx *pulumi.Context, name string, cfg Config, accountID string, ta
 		})
 	}
 	if len(appStatements) > 0 {
-		taskPolicy, err := iam.NewRolePolicy(ctx, name+"-task", &iam.RolePolicyArgs{
-			Role:   task.Name,
-			Policy: policyDocument(appStatements...),
-		}, parent)
-		if err != nil {
+		if err := grant("-task", task, appStatements); err != nil {
 			return nil, err
 		}
-		roles.Policies = append(roles.Policies, taskPolicy)
 	}
 	return roles, nil
 }

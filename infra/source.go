@@ -27,9 +27,17 @@ type buildSource struct {
 	Hash string
 }
 
-// Dockerfile is the path of a service's Dockerfile.
+// Dockerfile is the path of a service's Dockerfile: one file for every
+// service, told which one to build by BuildArgs.
 func (b buildSource) Dockerfile(service string) string {
-	return filepath.Join(b.Root, "apps", service, "Dockerfile")
+	return filepath.Join(b.Root, "apps", "Dockerfile")
+}
+
+// BuildArgs are the build arguments of a service's image: the service the
+// shared Dockerfile builds (it refuses to build without one) and the version
+// the binary reports.
+func (b buildSource) BuildArgs(service, version string) map[string]string {
+	return map[string]string{"SERVICE": service, "VERSION": version}
 }
 
 // ImageTag is the tag of a service's image built for platform:

@@ -19,7 +19,7 @@ import (
 	"github.com/fargateshop/shop/apps/edge/internal/edge"
 )
 
-func main() { server.Main("edge", run) }
+func main() { server.Main("edge", version, run) }
 
 func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, bool), ln net.Listener) error {
 	if err := routing.Validate(routing.Services); err != nil {
@@ -38,12 +38,15 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	for _, s := range routing.Services {
 		log.Info("upstream", "service", s.Name, "url", upstreams[s.Name].String())
 	}
-	srv := server.New(h, log)
+	srv := server.New(h, log, version)
 	// The edge only relays: its write deadline is the ALB's idle timeout
 	// (60 s), longer than a service's own 30 s, so a service's answer or the
 	// edge's 504 always reaches the client instead of a cut connection.
 	srv.WriteTimeout = 2 * server.WriteTimeout
-	return server.Serve(ctx, log, srv, ln)
+	srv.ReadTimeout = server.ReadTimeout - edge.ReadMargin
+	// Each request's framing is checked on the wire, where net/http no
+	// longer shows it (see edge.FramingListener).
+	return server.Serve(ctx, log, srv, edge.FramingListener(srv, ln))
 }
 
 // UpstreamEnv is the variable that overrides where service name is reached:
@@ -59,7 +62,7 @@ func Upstreams(services []routing.Service, getenv func(string) (string, bool)) (
 	env := config.New(getenv)
 	raw := map[string]string{}
 	for _, s := range services {
-		raw[s.Name] = env.URL(UpstreamEnv(s.Name), fmt.Sprintf("http://%s:%d", s.Name, s.Port))
+		raw[s.Name] = env.URL(UpstreamEnv(s.Name), s.URL())
 	}
 	if err := env.Err(); err != nil {
 		return nil, err
@@ -80,3 +83,7 @@ func Upstreams(services []routing.Service, getenv func(string) (string, bool)) (
 	}
 	return out, nil
 }
+
+// version is the build's version: the image build stamps it with
+// -ldflags "-X main.version=...", server.Main logs it and /version serves it.
+var version = "dev"

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -17,10 +15,11 @@ import (
 	"github.com/fargateshop/shop/apps/orders/internal/web"
 	"github.com/fargateshop/shop/platform/config"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
+	"github.com/fargateshop/shop/platform/routing"
 	"github.com/fargateshop/shop/platform/server"
 )
 
-func main() { server.Main("orders", run) }
+func main() { server.Main("orders", version, run) }
 
 type settings struct {
 	database          config.Database
@@ -34,27 +33,21 @@ func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 	e := config.New(getenv)
 	s := settings{
 		database:          e.Database(),
-		catalogURL:        e.URL("CATALOG_URL", "http://catalog:8080"),
+		catalogURL:        e.URL("CATALOG_URL", routing.URL("catalog")),
 		maxConns:          e.Int("DB_MAX_CONNS", 10, 1, 200),
 		reconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
-		// ORDER_LEASE: how long a request owns its order before a retry or
-		// the reconciler may take it over. Above the longest request.
-		lease: e.Duration("ORDER_LEASE", 30*time.Second),
+		lease:             e.DurationAtLeast("ORDER_LEASE", defaultLease, minLease),
 	}
 	e.Server()
-
-	var problems []error
-	if err := e.Err(); err != nil {
-		problems = append(problems, err)
-	}
-	if s.lease < 3*time.Second {
-		problems = append(problems, fmt.Errorf("invalid configuration: ORDER_LEASE must be at least 3s, got %s", s.lease))
-	}
-	if err := errors.Join(problems...); err != nil {
-		return settings{}, err
-	}
-	return s, nil
+	return s, e.Err()
 }
+
+// ORDER_LEASE is how long an attempt holds its Idempotency-Key before a
+// retry or the reconciler may take the order over: above the longest request.
+const (
+	defaultLease = 30 * time.Second
+	minLease     = 3 * time.Second
+)
 
 func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, bool), ln net.Listener) error {
 	cfg, err := loadSettings(getenv)
@@ -78,8 +71,12 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	var wg sync.WaitGroup
 	wg.Go(func() { reconcile.New(log, store, cat, cfg.lease).Run(rctx, cfg.reconcileInterval) })
 
-	err = server.Serve(ctx, log, server.New(handler, log), ln)
+	err = server.Serve(ctx, log, server.New(handler, log, version), ln)
 	stopReconciler()
 	wg.Wait() // before the pool closes
 	return err
 }
+
+// version is the build's version: the image build stamps it with
+// -ldflags "-X main.version=...", server.Main logs it and /version serves it.
+var version = "dev"

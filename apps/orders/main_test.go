@@ -44,14 +44,7 @@ func TestLoadSettings(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("loadSettings succeeded, want an error")
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %s", err, w)
-				}
-			}
+			servertest.ErrorMentions(t, err, tt.wantErr...)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"net/http"
@@ -122,64 +123,6 @@ func TestRollbackAfterFailedHealthChecksFails(t *testing.T) {
 	}
 }
 
-func TestImagePullFailureFails(t *testing.T) {
-	f := newFakeAWS(t)
-	world(f, "orders")
-	rolledBackAfterPullFailure(f)
-	f.logs[logGroup("orders")] = append(f.logs[logGroup("orders")],
-		appLog("orders", "0e1d2c3b4a5f69788796a5b4c3d2e1f0", deployStart.Add(-time.Hour), "a line from before the deploy"))
-	f.start()
-
-	r := runCheck(t, stackOutputs("orders"))
-
-	r.want(t, 1,
-		"FAIL orders: service runs shop-dev-orders:7, not shop-dev-orders:8 that this stack registered",
-		"(deployment "+deploymentID("orders", 8)+") deployment failed: tasks failed to start.",
-		"TaskFailedToStart: CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref 123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-dev-orders:4f2a9c1",
-		"container orders: no exit code, same reason as the task\n",
-		"shop-dev-orders:4f2a9c1: not found",
-		// The deploy began when its first task was created.
-		"last 50 log lines of /shop/dev/orders (streams orders/*) since 2026-11-29T06:00:40Z:\n",
-	)
-	if strings.Contains(r.stdout, "before the deploy") {
-		t.Errorf("output shows a log line from before the deploy")
-	}
-}
-
-func TestUnreadableSecretFails(t *testing.T) {
-	f := newFakeAWS(t)
-	world(f, "orders")
-	secretUnreadable(f)
-	f.start()
-
-	r := runCheck(t, stackOutputs("orders"))
-
-	r.want(t, 1,
-		"FAIL orders: deployment "+deploymentID("orders", 8)+" (shop-dev-orders:8) failed: ECS deployment circuit breaker: tasks failed to start., 0/2 running (3 failed), targets none",
-		"TaskFailedToStart: ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm",
-		"api error AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/orders-execution-3c1f9e2/",
-		"is not authorized to perform: secretsmanager:GetSecretValue",
-		"container orders: no exit code\n",
-	)
-}
-
-func TestStillInProgressAtTimeLimitFails(t *testing.T) {
-	f := newFakeAWS(t)
-	world(f, "orders")
-	f.services["orders"] = []ecsService{inProgress("orders")}
-	f.targets[targetGroupArns["orders"]] = append(healthyTargets(),
-		target("10.0.1.87", "eu-west-1a", "initial", "Elb.InitialHealthChecking", "Initial health checks in progress"))
-	f.start()
-
-	r := runCheck(t, stackOutputs("orders"), "-timeout", "1ms", "-poll", "1ms")
-
-	r.want(t, 1,
-		"orders: rollout IN_PROGRESS, 1/2 running, targets 2 healthy 1 initial\n",
-		"FAIL orders: still in progress after 1ms: rollout IN_PROGRESS, 1/2 running, targets 2 healthy 1 initial\n",
-		"10.0.1.87:8080 initial Elb.InitialHealthChecking: Initial health checks in progress",
-	)
-}
-
 func TestRolloutCompletedOnSecondPollPasses(t *testing.T) {
 	f := newFakeAWS(t)
 	world(f, "orders")
@@ -196,33 +139,96 @@ func TestRolloutCompletedOnSecondPollPasses(t *testing.T) {
 	}
 }
 
-func TestUnknownServiceFails(t *testing.T) {
-	f := newFakeAWS(t)
-	world(f, "orders")
-	f.start()
+// TestFailedRolloutsFail: each way a rollout of orders can go wrong exits 1
+// with the evidence that explains it.
+func TestFailedRolloutsFail(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(f *fakeAWS)
+		outputs string // stack outputs; those of orders when empty
+		args    []string
+		want    []string // parts of the report
+		notWant string   // a part the report must not have
+	}{
+		{
+			name: "image pull failure",
+			setup: func(f *fakeAWS) {
+				rolledBackAfterPullFailure(f)
+				f.logs[logGroup("orders")] = append(f.logs[logGroup("orders")],
+					appLog("orders", "0e1d2c3b4a5f69788796a5b4c3d2e1f0", deployStart.Add(-time.Hour), "a line from before the deploy"))
+			},
+			want: []string{
+				"FAIL orders: service runs shop-dev-orders:7, not shop-dev-orders:8 that this stack registered",
+				"(deployment " + deploymentID("orders", 8) + ") deployment failed: tasks failed to start.",
+				"TaskFailedToStart: CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref 123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-dev-orders:4f2a9c1",
+				"container orders: no exit code, same reason as the task\n",
+				"shop-dev-orders:4f2a9c1: not found",
+				// The deploy began when its first task was created.
+				"last 50 log lines of /shop/dev/orders (streams orders/*) since 2026-11-29T06:00:40Z:\n",
+			},
+			notWant: "a line from before the deploy",
+		},
+		{
+			name:  "unreadable secret",
+			setup: secretUnreadable,
+			want: []string{
+				"FAIL orders: deployment " + deploymentID("orders", 8) + " (shop-dev-orders:8) failed: ECS deployment circuit breaker: tasks failed to start., 0/2 running (3 failed), targets none",
+				"TaskFailedToStart: ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm",
+				"api error AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/orders-execution-3c1f9e2/",
+				"is not authorized to perform: secretsmanager:GetSecretValue",
+				"container orders: no exit code\n",
+			},
+		},
+		{
+			name: "still in progress at the time limit",
+			setup: func(f *fakeAWS) {
+				f.services["orders"] = []ecsService{inProgress("orders")}
+				f.targets[targetGroupArns["orders"]] = append(healthyTargets(),
+					target("10.0.1.87", "eu-west-1a", "initial", "Elb.InitialHealthChecking", "Initial health checks in progress"))
+			},
+			args: []string{"-timeout", "1ms", "-poll", "1ms"},
+			want: []string{
+				"orders: rollout IN_PROGRESS, 1/2 running, targets 2 healthy 1 initial\n",
+				"FAIL orders: still in progress after 1ms: rollout IN_PROGRESS, 1/2 running, targets 2 healthy 1 initial\n",
+				"10.0.1.87:8080 initial Elb.InitialHealthChecking: Initial health checks in progress",
+			},
+		},
+		{
+			name:    "service unknown to ECS",
+			outputs: strings.Replace(stackOutputs("orders"), `"orders": "orders"`, `"orders": "orderz"`, 1),
+			want: []string{
+				"FAIL orders: ECS does not know the service (MISSING)",
+				"unavailable: list stopped tasks: operation error ECS: ListTasks",
+				"ServiceNotFoundException: Service not found.",
+			},
+		},
+		{
+			name:  "AWS error",
+			setup: func(f *fakeAWS) { f.cluster = "shop-prod" },
+			want: []string{
+				"FAIL orders: cannot check: describe services in cluster shop-dev: operation error ECS: DescribeServices",
+				"ClusterNotFoundException: Cluster not found.",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeAWS(t)
+			world(f, "orders")
+			if tt.setup != nil {
+				tt.setup(f)
+			}
+			f.start()
+			outputs := cmp.Or(tt.outputs, stackOutputs("orders"))
 
-	outputs := strings.Replace(stackOutputs("orders"), `"orders": "orders"`, `"orders": "orderz"`, 1)
-	r := runCheck(t, outputs)
+			r := runCheck(t, outputs, tt.args...)
 
-	r.want(t, 1,
-		"FAIL orders: ECS does not know the service (MISSING)",
-		"unavailable: list stopped tasks: operation error ECS: ListTasks",
-		"ServiceNotFoundException: Service not found.",
-	)
-}
-
-func TestAWSErrorFailsTheCheck(t *testing.T) {
-	f := newFakeAWS(t)
-	world(f, "orders")
-	f.cluster = "shop-prod"
-	f.start()
-
-	r := runCheck(t, stackOutputs("orders"))
-
-	r.want(t, 1,
-		"FAIL orders: cannot check: describe services in cluster shop-dev: operation error ECS: DescribeServices",
-		"ClusterNotFoundException: Cluster not found.",
-	)
+			r.want(t, 1, tt.want...)
+			if tt.notWant != "" && strings.Contains(r.stdout, tt.notWant) {
+				t.Errorf("output shows %q, want it left out", tt.notWant)
+			}
+		})
+	}
 }
 
 func TestLogTailIsTheNewestLines(t *testing.T) {

@@ -187,94 +187,105 @@ func (f *fakeAWS) checkSignature(r *http.Request, signingName, op string) {
 // --- ECS ---------------------------------------------------------------
 
 func (f *fakeAWS) ecs(op string, body []byte) (any, *awsError) {
-	switch op {
-	case "DescribeServices":
-		var in struct {
-			Cluster  string   `json:"cluster"`
-			Services []string `json:"services"`
-		}
-		if aerr := decode(body, &in); aerr != nil {
-			return nil, aerr
-		}
-		if aerr := f.checkCluster(in.Cluster); aerr != nil {
-			return nil, aerr
-		}
-		if len(in.Services) == 0 || len(in.Services) > 10 {
-			return nil, &awsError{"InvalidParameterException", "services must contain between 1 and 10 items."}
-		}
-		out := struct {
-			Services []ecsService `json:"services"`
-			Failures []ecsFailure `json:"failures"`
-		}{Services: []ecsService{}, Failures: []ecsFailure{}}
-		for _, name := range in.Services {
-			states, ok := f.services[name]
-			if !ok {
-				out.Failures = append(out.Failures, ecsFailure{Arn: serviceArn(name), Reason: "MISSING"})
-				continue
-			}
-			n := f.calls[name]
-			f.calls[name]++
-			out.Services = append(out.Services, states[min(n, len(states)-1)])
-		}
-		return out, nil
-
-	case "ListTasks":
-		var in struct {
-			Cluster       string `json:"cluster"`
-			ServiceName   string `json:"serviceName"`
-			DesiredStatus string `json:"desiredStatus"`
-			MaxResults    int    `json:"maxResults"`
-		}
-		if aerr := decode(body, &in); aerr != nil {
-			return nil, aerr
-		}
-		if aerr := f.checkCluster(in.Cluster); aerr != nil {
-			return nil, aerr
-		}
-		if _, ok := f.services[in.ServiceName]; !ok {
-			return nil, &awsError{"ServiceNotFoundException", "Service not found."}
-		}
-		if in.MaxResults < 1 || in.MaxResults > 100 {
-			return nil, &awsError{"InvalidParameterException", "maxResults must be between 1 and 100."}
-		}
-		arns := []string{}
-		for _, t := range f.tasks {
-			if t.Group == "service:"+in.ServiceName && t.DesiredStatus == cmp.Or(in.DesiredStatus, "RUNNING") {
-				arns = append(arns, t.TaskArn)
-			}
-		}
-		return map[string]any{"taskArns": arns[:min(len(arns), in.MaxResults)]}, nil
-
-	case "DescribeTasks":
-		var in struct {
-			Cluster string   `json:"cluster"`
-			Tasks   []string `json:"tasks"`
-		}
-		if aerr := decode(body, &in); aerr != nil {
-			return nil, aerr
-		}
-		if aerr := f.checkCluster(in.Cluster); aerr != nil {
-			return nil, aerr
-		}
-		if len(in.Tasks) == 0 || len(in.Tasks) > 100 {
-			return nil, &awsError{"InvalidParameterException", "tasks must contain between 1 and 100 items."}
-		}
-		out := struct {
-			Tasks    []ecsTask    `json:"tasks"`
-			Failures []ecsFailure `json:"failures"`
-		}{Tasks: []ecsTask{}, Failures: []ecsFailure{}}
-		for _, arn := range in.Tasks {
-			i := slices.IndexFunc(f.tasks, func(t ecsTask) bool { return t.TaskArn == arn })
-			if i < 0 {
-				out.Failures = append(out.Failures, ecsFailure{Arn: arn, Reason: "MISSING"})
-				continue
-			}
-			out.Tasks = append(out.Tasks, f.tasks[i])
-		}
-		return out, nil
+	handle, ok := map[string]func(body []byte) (any, *awsError){
+		"DescribeServices": f.describeServices,
+		"ListTasks":        f.listTasks,
+		"DescribeTasks":    f.describeTasks,
+	}[op]
+	if !ok {
+		f.t.Errorf("fake ECS: unexpected operation %s", op)
+		return nil, &awsError{"UnknownOperationException", op}
 	}
-	f.t.Errorf("fake ECS: unexpected operation %s", op)
-	return nil, &awsError{"UnknownOperationException", op}
+	// Each of these names the cluster, and fails in one ECS does not know.
+	var in struct {
+		Cluster string `json:"cluster"`
+	}
+	if aerr := decode(body, &in); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := f.checkCluster(in.Cluster); aerr != nil {
+		return nil, aerr
+	}
+	return handle(body)
+}
+
+func (f *fakeAWS) describeServices(body []byte) (any, *awsError) {
+	var in struct {
+		Services []string `json:"services"`
+	}
+	if aerr := decode(body, &in); aerr != nil {
+		return nil, aerr
+	}
+	return describe("services", in.Services, 10, serviceArn, func(name string) (ecsService, bool) {
+		states, ok := f.services[name]
+		if !ok {
+			return ecsService{}, false
+		}
+		n := f.calls[name]
+		f.calls[name]++
+		return states[min(n, len(states)-1)], true
+	})
+}
+
+func (f *fakeAWS) listTasks(body []byte) (any, *awsError) {
+	var in struct {
+		ServiceName   string `json:"serviceName"`
+		DesiredStatus string `json:"desiredStatus"`
+		MaxResults    int    `json:"maxResults"`
+	}
+	if aerr := decode(body, &in); aerr != nil {
+		return nil, aerr
+	}
+	if _, ok := f.services[in.ServiceName]; !ok {
+		return nil, &awsError{"ServiceNotFoundException", "Service not found."}
+	}
+	if in.MaxResults < 1 || in.MaxResults > 100 {
+		return nil, &awsError{"InvalidParameterException", "maxResults must be between 1 and 100."}
+	}
+	arns := []string{}
+	for _, t := range f.tasks {
+		if t.Group == "service:"+in.ServiceName && t.DesiredStatus == cmp.Or(in.DesiredStatus, "RUNNING") {
+			arns = append(arns, t.TaskArn)
+		}
+	}
+	return map[string]any{"taskArns": arns[:min(len(arns), in.MaxResults)]}, nil
+}
+
+func (f *fakeAWS) describeTasks(body []byte) (any, *awsError) {
+	var in struct {
+		Tasks []string `json:"tasks"`
+	}
+	if aerr := decode(body, &in); aerr != nil {
+		return nil, aerr
+	}
+	return describe("tasks", in.Tasks, 100, func(arn string) string { return arn }, func(arn string) (ecsTask, bool) {
+		i := slices.IndexFunc(f.tasks, func(t ecsTask) bool { return t.TaskArn == arn })
+		if i < 0 {
+			return ecsTask{}, false
+		}
+		return f.tasks[i], true
+	})
+}
+
+// describe answers a Describe* call as ECS does: between 1 and limit names
+// a call, what it finds under field, and a name ECS does not know listed in
+// failures with reason MISSING (under its ARN) rather than failing the call.
+func describe[T any](field string, names []string, limit int,
+	arn func(name string) string, find func(name string) (T, bool),
+) (any, *awsError) {
+	if len(names) == 0 || len(names) > limit {
+		return nil, &awsError{"InvalidParameterException", fmt.Sprintf("%s must contain between 1 and %d items.", field, limit)}
+	}
+	found, failures := []T{}, []ecsFailure{}
+	for _, name := range names {
+		v, ok := find(name)
+		if !ok {
+			failures = append(failures, ecsFailure{Arn: arn(name), Reason: "MISSING"})
+			continue
+		}
+		found = append(found, v)
+	}
+	return map[string]any{field: found, "failures": failures}, nil
 }
 
 func (f *fakeAWS) checkCluster(c string) *awsError {

@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// DefaultPort is the port a service listens on when PORT is unset. The
+// routing declaration, Compose and the image use it too.
+const DefaultPort = 8080
+
 // Lookup is os.LookupEnv or a test double.
 type Lookup func(name string) (string, bool)
 
@@ -81,13 +85,23 @@ func (e *Env) Int(name string, def, lo, hi int) int {
 
 // Duration returns a positive Go duration ("5s", "250ms"), or def when unset.
 func (e *Env) Duration(name string, def time.Duration) time.Duration {
+	return e.DurationAtLeast(name, def, time.Nanosecond)
+}
+
+// DurationAtLeast is Duration for settings with a floor: a value below min
+// is an error, reported with the others.
+func (e *Env) DurationAtLeast(name string, def, min time.Duration) time.Duration {
 	v, ok := e.get(name)
 	if !ok {
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
+	switch {
+	case err != nil || d <= 0:
 		e.fail("%s must be a positive duration such as 5s, got %q", name, v)
+		return def
+	case d < min:
+		e.fail("%s must be at least %s, got %s", name, min, d)
 		return def
 	}
 	return d
@@ -128,7 +142,7 @@ func (e *Env) Err() error {
 // (PORT, LOG_LEVEL), so a typo there is reported with the rest instead of
 // being silently replaced by a default.
 func (e *Env) Server() {
-	e.Int("PORT", 8080, 1, 65535)
+	e.Int("PORT", DefaultPort, 1, 65535)
 	e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
 }
 

@@ -98,3 +98,34 @@ func TestDatabaseAndServer(t *testing.T) {
 		}
 	}
 }
+
+func TestDurationAtLeast(t *testing.T) {
+	tests := []struct {
+		value   string
+		set     bool
+		want    time.Duration
+		wantErr string
+	}{
+		{set: false, want: 30 * time.Second},
+		{value: "3s", set: true, want: 3 * time.Second},
+		{value: "1m", set: true, want: time.Minute},
+		{value: "2999ms", set: true, want: 30 * time.Second, wantErr: "LEASE must be at least 3s, got 2.999s"},
+		{value: "0s", set: true, want: 30 * time.Second, wantErr: "LEASE must be a positive duration"},
+		{value: "soon", set: true, want: 30 * time.Second, wantErr: "LEASE must be a positive duration"},
+	}
+	for _, tt := range tests {
+		m := map[string]string{}
+		if tt.set {
+			m["LEASE"] = tt.value
+		}
+		e := New(env(m))
+		got := e.DurationAtLeast("LEASE", 30*time.Second, 3*time.Second)
+		err := e.Err()
+		if got != tt.want {
+			t.Errorf("LEASE=%q: got %v, want %v", tt.value, got, tt.want)
+		}
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("LEASE=%q: err = %v, want %q", tt.value, err, tt.wantErr)
+		}
+	}
+}

@@ -26,13 +26,19 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func newSource(t *testing.T, fake *dbsecrettest.Server) (*dbsecret.Source, *clock) {
+func newClock() *clock { return &clock{now: time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)} }
+
+// newSource serves a secret whose AWSCURRENT version is current and returns
+// a Source reading it on a clock the test moves.
+func newSource(t *testing.T, current string) (*dbsecrettest.Server, *dbsecret.Source, *clock) {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)}
+	fake := dbsecrettest.New(t, dbsecrettest.ARN)
+	fake.Put(current, "AWSCURRENT")
+	c := newClock()
 	src := dbsecret.New(fake.Client(), dbsecrettest.ARN, dbsecret.Options{
 		TTL: 5 * time.Minute, MinAge: time.Second, RetryAfter: 10 * time.Second, Now: c.Now,
 	})
-	return src, c
+	return fake, src, c
 }
 
 type want struct {
@@ -63,9 +69,7 @@ func check(t *testing.T, step string, src *dbsecret.Source, fake *dbsecrettest.S
 // TestRotation walks a secret through an RDS rotation. The fake serves
 // each version by the label asked for, so reading AWSPENDING would show.
 func TestRotation(t *testing.T) {
-	fake := dbsecrettest.New(t, dbsecrettest.ARN)
-	fake.Put(dbsecrettest.Credentials("shop_admin", "old-password"), "AWSCURRENT")
-	src, clk := newSource(t, fake)
+	fake, src, clk := newSource(t, dbsecrettest.Credentials("shop_admin", "old-password"))
 
 	check(t, "first read", src, fake, want{"shop_admin", "old-password", 1})
 	clk.Add(time.Minute)
@@ -94,9 +98,7 @@ func TestRotation(t *testing.T) {
 // TestRejectedBurst: many connections refused at once (each reports it)
 // cost one read, and a value read less than MinAge ago is not read again.
 func TestRejectedBurst(t *testing.T) {
-	fake := dbsecrettest.New(t, dbsecrettest.ARN)
-	fake.Put(dbsecrettest.Credentials("u", "p1"), "AWSCURRENT")
-	src, clk := newSource(t, fake)
+	fake, src, clk := newSource(t, dbsecrettest.Credentials("u", "p1"))
 	check(t, "first read", src, fake, want{"u", "p1", 1})
 
 	clk.Add(time.Minute)
@@ -122,9 +124,7 @@ func TestRejectedBurst(t *testing.T) {
 }
 
 func TestCacheHitsMakeNoRequest(t *testing.T) {
-	fake := dbsecrettest.New(t, dbsecrettest.ARN)
-	fake.Put(`{"password":"no-username-here"}`, "AWSCURRENT")
-	src, clk := newSource(t, fake)
+	fake, src, clk := newSource(t, `{"password":"no-username-here"}`)
 	for i := range 100 {
 		check(t, "read", src, fake, want{"", "no-username-here", 1})
 		if i%10 == 0 {
@@ -166,7 +166,7 @@ func TestErrors(t *testing.T) {
 			if tt.value != "" {
 				fake.Put(tt.value, "AWSCURRENT")
 			}
-			clk := &clock{now: time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)}
+			clk := newClock()
 			var logs strings.Builder
 			src := dbsecret.New(fake.Client(), tt.arn, dbsecret.Options{
 				Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logs, nil)),

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/fargateshop/shop/platform/config"
 )
 
 // Service is what the load balancer needs to know about one deployable app.
@@ -22,11 +24,6 @@ type Service struct {
 	Name string
 	// Port is the container port the service listens on.
 	Port int
-	// HostPort is where `make run` starts the service on the host.
-	HostPort int
-	// HealthPath is the liveness endpoint used by target groups and
-	// container health checks.
-	HealthPath string
 	// Paths are ALB path patterns routed to this service, one listener rule
 	// each. Empty for the default service.
 	Paths []string
@@ -45,19 +42,15 @@ type Service struct {
 // a folder in apps/ and a block in docker-compose.yml.
 var Services = []Service{
 	{
-		Name:       "catalog",
-		Port:       8080,
-		HostPort:   8081,
-		HealthPath: "/livez",
-		Paths:      []string{"/api/catalog", "/api/catalog/*"},
-		Priority:   100,
-		Database:   true,
+		Name:     "catalog",
+		Port:     config.DefaultPort,
+		Paths:    []string{"/api/catalog", "/api/catalog/*"},
+		Priority: 100,
+		Database: true,
 	},
 	{
 		Name:         "orders",
-		Port:         8080,
-		HostPort:     8082,
-		HealthPath:   "/livez",
+		Port:         config.DefaultPort,
 		Paths:        []string{"/api/orders", "/api/orders/*"},
 		Priority:     200,
 		Database:     true,
@@ -65,9 +58,7 @@ var Services = []Service{
 	},
 	{
 		Name:         "web",
-		Port:         8080,
-		HostPort:     8083,
-		HealthPath:   "/livez",
+		Port:         config.DefaultPort,
 		Default:      true,
 		Dependencies: []string{"catalog"},
 	},
@@ -76,6 +67,24 @@ var Services = []Service{
 // InternalPrefix is the path prefix of service-to-service endpoints. No rule
 // may route it from the outside.
 const InternalPrefix = "/internal"
+
+// HealthPath is the liveness endpoint every service answers. The target
+// groups and the container health check (server.Healthcheck) both probe it.
+const HealthPath = "/livez"
+
+// URL is where the other services reach s: http://<name>:<port>, the name
+// Compose and ECS Service Connect resolve.
+func (s Service) URL() string { return fmt.Sprintf("http://%s:%d", s.Name, s.Port) }
+
+// URL returns the URL of the declared service name, or "" when no service
+// of that name is declared (a URL setting defaulted to "" is reported as
+// invalid, so the mistake surfaces at start).
+func URL(name string) string {
+	if s, ok := Lookup(Services, name); ok {
+		return s.URL()
+	}
+	return ""
+}
 
 // Rule is one ALB listener rule: a single path pattern forwarded to a service.
 type Rule struct {
@@ -128,80 +137,143 @@ func Route(services []Service, path string) string {
 	return d.Name
 }
 
-// ALB limits that Validate enforces.
+// Limits the Application Load Balancer imposes on the rules built from a
+// declaration (Elastic Load Balancing API reference, PathPatternConditionConfig
+// and RuleCondition; user guide, "Condition types for listener rules" and
+// "Quotas for your Application Load Balancers"). Pulumi would refuse a
+// declaration that breaks one only halfway through a deployment, and the
+// local edge would accept it: Validate refuses it for both.
 const (
-	maxPatternLen = 128
-	minPriority   = 1
-	maxPriority   = 50000
+	// MaxPatternLen is the longest path pattern a condition accepts.
+	MaxPatternLen = 128
+	// MaxWildcards is how many '*' and '?' one rule may hold in all.
+	MaxWildcards = 5
+	// MaxPriority is the highest listener rule priority.
+	MaxPriority = 50000
+	// MaxRules is the default quota of rules per load balancer, default
+	// actions not counted. It can be raised on request; raise this with it.
+	MaxRules = 100
+	// patternChars are the characters a path pattern may contain besides
+	// letters and digits ('&' is sent as &amp; in the XML API).
+	patternChars = "_-.$/~\"'@:+&*?"
+	// maxNameLen keeps a service's names within AWS limits: its target
+	// group is named <name>-<7 random characters>, at most 32 characters.
+	maxNameLen = 24
+)
+
+// Priorities 1..FirstPriority-1 belong to the rules infra adds on its own,
+// evaluated before every declared rule.
+const (
+	// InternalBlockPriority is the rule that answers 404 for InternalPrefix.
+	InternalBlockPriority = 1
+	// FirstPriority is the lowest priority a declared rule may have.
+	FirstPriority = 10
 )
 
 // Validate reports every problem in the declaration at once.
 func Validate(services []Service) error {
 	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	names := map[string]bool{}
-	hostPorts := map[int]string{}
 	priorities := map[int]string{}
 	patterns := map[string]string{}
 	defaults := 0
 	for _, s := range services {
-		if s.Name == "" || strings.ToLower(s.Name) != s.Name || strings.ContainsAny(s.Name, " /_.") {
-			errs = append(errs, fmt.Errorf("service %q: name must be lower-case letters, digits and '-'", s.Name))
+		if !validName(s.Name) {
+			fail("service %q: name must be 1..%d lower-case letters, digits and inner '-', starting with a letter", s.Name, maxNameLen)
 		}
 		if names[s.Name] {
-			errs = append(errs, fmt.Errorf("service %q: declared twice", s.Name))
+			fail("service %q: declared twice", s.Name)
 		}
 		names[s.Name] = true
 		if s.Port < 1 || s.Port > 65535 {
-			errs = append(errs, fmt.Errorf("service %q: port %d out of range", s.Name, s.Port))
-		}
-		if other, ok := hostPorts[s.HostPort]; ok {
-			errs = append(errs, fmt.Errorf("service %q: host port %d already used by %q", s.Name, s.HostPort, other))
-		}
-		hostPorts[s.HostPort] = s.Name
-		if !strings.HasPrefix(s.HealthPath, "/") {
-			errs = append(errs, fmt.Errorf("service %q: health path %q must start with '/'", s.Name, s.HealthPath))
+			fail("service %q: port %d out of range", s.Name, s.Port)
 		}
 		if s.Default {
 			defaults++
 		}
 		if !s.Default && len(s.Paths) == 0 {
-			errs = append(errs, fmt.Errorf("service %q: no paths and not the default: unreachable", s.Name))
+			fail("service %q: no paths and not the default: unreachable", s.Name)
 		}
 		for i, p := range s.Paths {
 			prio := s.Priority + i
-			if prio < minPriority || prio > maxPriority {
-				errs = append(errs, fmt.Errorf("service %q: priority %d outside %d..%d", s.Name, prio, minPriority, maxPriority))
+			if prio < FirstPriority || prio > MaxPriority {
+				fail("service %q: priority %d outside %d..%d (1..%d are reserved for the rules infra adds)",
+					s.Name, prio, FirstPriority, MaxPriority, FirstPriority-1)
 			}
 			if other, ok := priorities[prio]; ok {
-				errs = append(errs, fmt.Errorf("service %q: priority %d clashes with %q", s.Name, prio, other))
+				fail("service %q: priority %d clashes with %q", s.Name, prio, other)
 			}
 			priorities[prio] = s.Name
 			if other, ok := patterns[p]; ok {
-				errs = append(errs, fmt.Errorf("service %q: path %q already routed to %q", s.Name, p, other))
+				fail("service %q: path %q already routed to %q", s.Name, p, other)
 			}
 			patterns[p] = s.Name
-			if !strings.HasPrefix(p, "/") || len(p) > maxPatternLen {
-				errs = append(errs, fmt.Errorf("service %q: path %q must start with '/' and be at most %d characters", s.Name, p, maxPatternLen))
+			if err := checkPattern(p); err != nil {
+				fail("service %q: path %q: %w", s.Name, p, err)
 			}
 			if Match(p, InternalPrefix) || Match(p, InternalPrefix+"/x") || strings.HasPrefix(p, InternalPrefix) {
-				errs = append(errs, fmt.Errorf("service %q: path %q would expose %s", s.Name, p, InternalPrefix))
+				fail("service %q: path %q would expose %s", s.Name, p, InternalPrefix)
 			}
 		}
 	}
 	for _, s := range services {
 		for _, d := range s.Dependencies {
 			if !names[d] {
-				errs = append(errs, fmt.Errorf("service %q: depends on undeclared %q", s.Name, d))
+				fail("service %q: depends on undeclared %q", s.Name, d)
 			}
 		}
 	}
 	if defaults != 1 {
-		errs = append(errs, fmt.Errorf("want exactly one default service, got %d", defaults))
+		fail("want exactly one default service, got %d", defaults)
+	}
+	// Infra adds one rule of its own (the /internal block).
+	if n := len(priorities) + 1; n > MaxRules {
+		fail("%d listener rules, more than the %d a load balancer may have", n, MaxRules)
 	}
 	if _, err := StartOrder(services); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// checkPattern applies the ALB's rules for one path pattern. Each declared
+// pattern is a rule of its own, so the per-rule wildcard limit applies to
+// the pattern alone.
+func checkPattern(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return errors.New("must start with '/'")
+	}
+	if len(p) > MaxPatternLen {
+		return fmt.Errorf("%d characters, more than %d", len(p), MaxPatternLen)
+	}
+	for _, c := range p {
+		if !isAlnum(c) && !strings.ContainsRune(patternChars, c) {
+			return fmt.Errorf("character %q is not allowed (letters, digits and %s only)", c, patternChars)
+		}
+	}
+	if n := strings.Count(p, "*") + strings.Count(p, "?"); n > MaxWildcards {
+		return fmt.Errorf("%d wildcards, more than %d per rule", n, MaxWildcards)
+	}
+	return nil
+}
+
+// validName reports whether name can be a DNS label, a Service Connect name
+// and the prefix of a target group name.
+func validName(name string) bool {
+	if name == "" || len(name) > maxNameLen || name[0] < 'a' || name[0] > 'z' || strings.HasSuffix(name, "-") {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // StartOrder returns the services with every service after the services it

@@ -68,26 +68,37 @@ func TestRulesArePriorityOrdered(t *testing.T) {
 	}
 }
 
+// Each rule of Validate, the ALB's limits among them, refuses a declaration
+// that breaks it: the local edge must not accept what Pulumi would reject.
 func TestValidateRejects(t *testing.T) {
 	base := func() []Service {
 		return []Service{
-			{Name: "a", Port: 8080, HostPort: 1, HealthPath: "/livez", Paths: []string{"/a/*"}, Priority: 10},
-			{Name: "w", Port: 8080, HostPort: 2, HealthPath: "/livez", Default: true},
+			{Name: "a", Port: 8080, Paths: []string{"/a/*"}, Priority: 10},
+			{Name: "w", Port: 8080, Default: true},
 		}
 	}
+	paths := func(ps ...string) func([]Service) []Service {
+		return func(s []Service) []Service { s[0].Paths = ps; return s }
+	}
+	// MaxRules declared rules plus infra's /internal block: one too many.
+	manyRules := paths(manyPaths(MaxRules)...)
 	tests := []struct {
 		name   string
 		mutate func([]Service) []Service
 		want   string
 	}{
 		{"priority clash", func(s []Service) []Service {
-			return append(s, Service{Name: "b", Port: 8080, HostPort: 3, HealthPath: "/livez", Paths: []string{"/b/*"}, Priority: 10})
+			return append(s, Service{Name: "b", Port: 8080, Paths: []string{"/b/*"}, Priority: 10})
 		}, "clashes"},
+		{"priority clash with a second path's priority", func(s []Service) []Service {
+			s[0].Paths = []string{"/a", "/a/*"} // priorities 10 and 11
+			return append(s, Service{Name: "b", Port: 8080, Paths: []string{"/b/*"}, Priority: 11})
+		}, "priority 11 clashes"},
 		{"duplicate path", func(s []Service) []Service {
-			return append(s, Service{Name: "b", Port: 8080, HostPort: 3, HealthPath: "/livez", Paths: []string{"/a/*"}, Priority: 20})
+			return append(s, Service{Name: "b", Port: 8080, Paths: []string{"/a/*"}, Priority: 20})
 		}, "already routed"},
-		{"internal exposed", func(s []Service) []Service { s[0].Paths = []string{"/internal/*"}; return s }, "/internal"},
-		{"wildcard exposes internal", func(s []Service) []Service { s[0].Paths = []string{"/*"}; return s }, "/internal"},
+		{"internal exposed", paths("/internal/*"), "/internal"},
+		{"wildcard exposes internal", paths("/*"), "/internal"},
 		{"two defaults", func(s []Service) []Service { s[0].Default = true; return s }, "exactly one default"},
 		{"no default", func(s []Service) []Service {
 			s[1].Default = false
@@ -96,7 +107,13 @@ func TestValidateRejects(t *testing.T) {
 			return s
 		}, "exactly one default"},
 		{"duplicate name", func(s []Service) []Service { s[1].Name = "a"; return s }, "declared twice"},
-		{"unreachable", func(s []Service) []Service { s[0].Paths = nil; return s }, "unreachable"},
+		{"empty name", func(s []Service) []Service { s[0].Name = ""; return s }, "name must be"},
+		{"upper-case name", func(s []Service) []Service { s[0].Name = "Orders"; return s }, "name must be"},
+		{"name with a symbol", func(s []Service) []Service { s[0].Name = "a!b"; return s }, "name must be"},
+		{"name ending in '-'", func(s []Service) []Service { s[0].Name = "a-"; return s }, "name must be"},
+		{"name starting with a digit", func(s []Service) []Service { s[0].Name = "1a"; return s }, "name must be"},
+		{"name too long for a target group", func(s []Service) []Service { s[0].Name = strings.Repeat("a", 25); return s }, "name must be"},
+		{"unreachable", paths(), "unreachable"},
 		{"unknown dependency", func(s []Service) []Service { s[0].Dependencies = []string{"ghost"}; return s }, "undeclared"},
 		{"dependency cycle", func(s []Service) []Service {
 			s[0].Dependencies = []string{"w"}
@@ -104,9 +121,23 @@ func TestValidateRejects(t *testing.T) {
 			return s
 		}, "dependency cycle a -> w -> a"},
 		{"depends on itself", func(s []Service) []Service { s[0].Dependencies = []string{"a"}; return s }, "dependency cycle a -> a"},
-		{"bad port", func(s []Service) []Service { s[0].Port = 0; return s }, "out of range"},
-		{"bad health path", func(s []Service) []Service { s[0].HealthPath = "livez"; return s }, "health path"},
-		{"priority out of range", func(s []Service) []Service { s[0].Priority = 60000; return s }, "outside"},
+		{"port zero", func(s []Service) []Service { s[0].Port = 0; return s }, "out of range"},
+		{"port too high", func(s []Service) []Service { s[0].Port = 65536; return s }, "out of range"},
+		{"priority above the ALB's range", func(s []Service) []Service { s[0].Priority = MaxPriority + 1; return s }, "outside"},
+		{"last path's priority above the range", func(s []Service) []Service {
+			s[0].Paths, s[0].Priority = []string{"/a", "/a/*"}, MaxPriority
+			return s
+		}, "priority 50001 outside"},
+		{"priority reserved for infra's own rules", func(s []Service) []Service { s[0].Priority = FirstPriority - 1; return s }, "reserved"},
+		{"priority zero", func(s []Service) []Service { s[0].Priority = 0; return s }, "outside"},
+		{"pattern without a leading slash", paths("a/*"), "must start with '/'"},
+		{"pattern too long", paths("/" + strings.Repeat("a", MaxPatternLen)), "more than 128"},
+		{"pattern with a space", paths("/a b"), "not allowed"},
+		{"pattern with a query", paths("/a?x=1"), "not allowed"},
+		{"pattern with a percent escape", paths("/a%20b"), "not allowed"},
+		{"pattern with non-ASCII", paths("/caf\u00e9"), "not allowed"},
+		{"pattern with too many wildcards", paths("/a/*/*/*/?/?/*"), "6 wildcards"},
+		{"more rules than a load balancer may have", manyRules, "more than the 100"},
 	}
 	if err := Validate(base()); err != nil {
 		t.Fatalf("base declaration should be valid: %v", err)
@@ -118,6 +149,54 @@ func TestValidateRejects(t *testing.T) {
 				t.Errorf("Validate() = %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// The limits are inclusive: what the ALB accepts, Validate accepts.
+func TestValidateAcceptsTheLimits(t *testing.T) {
+	longest := "/" + strings.Repeat("a", MaxPatternLen-1)
+	tests := []struct {
+		name  string
+		paths []string
+		prio  int
+	}{
+		{"longest pattern", []string{longest}, 10},
+		{"every allowed character", []string{"/AZaz09_-.$/~\"'@:+&"}, 10},
+		{"as many wildcards as a rule may hold", []string{"/a/*/*/?/?/*"}, 10},
+		{"lowest declared priority", []string{"/a"}, FirstPriority},
+		{"highest priority", []string{"/a"}, MaxPriority},
+		{"as many rules as a load balancer may have", manyPaths(MaxRules - 1), 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			services := []Service{
+				{Name: strings.Repeat("a", 24), Port: 65535, Paths: tt.paths, Priority: tt.prio},
+				{Name: "w-1", Port: 1, Default: true},
+			}
+			if err := Validate(services); err != nil {
+				t.Errorf("Validate() = %v, want nil", err)
+			}
+		})
+	}
+}
+
+func manyPaths(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, "/a"+strings.Repeat("x", i))
+	}
+	return out
+}
+
+func TestURL(t *testing.T) {
+	if got, want := (Service{Name: "catalog", Port: 9090}).URL(), "http://catalog:9090"; got != want {
+		t.Errorf("URL() = %q, want %q", got, want)
+	}
+	if got, want := URL("catalog"), "http://catalog:8080"; got != want {
+		t.Errorf("URL(catalog) = %q, want %q", got, want)
+	}
+	if got := URL("ghost"); got != "" {
+		t.Errorf("URL(ghost) = %q, want empty", got)
 	}
 }
 

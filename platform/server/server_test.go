@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestServeDrainsInFlightRequests(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, log, New(h, log), ln) }()
+	go func() { served <- Serve(ctx, log, New(h, log, "v1"), ln) }()
 
 	type result struct {
 		body string
@@ -84,5 +85,50 @@ func TestHealthcheck(t *testing.T) {
 	srv.Close()
 	if got := Healthcheck(port); got != 1 {
 		t.Errorf("down: exit %d, want 1", got)
+	}
+}
+
+// Every service answers VersionPath with the version it was given, and
+// hands every other request, other methods on that path too, to its own
+// handler.
+func TestVersion(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = io.WriteString(w, "app "+r.Method+" "+r.URL.Path)
+	})
+	h := New(app, log, "v1.2.3").Handler
+	tests := []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/version", 200, `{"version":"v1.2.3"}` + "\n"},
+		{"HEAD", "/version", 200, ""},
+		{"POST", "/version", 418, "app POST /version"},
+		{"GET", "/version/x", 418, "app GET /version/x"},
+		{"GET", "/", 418, "app GET /"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.status || rec.Body.String() != tt.body {
+			t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, rec.Code, rec.Body.String(), tt.status, tt.body)
+		}
+		if tt.status == 200 {
+			if got := rec.Header().Get("Content-Length"); got != "21" {
+				t.Errorf("%s %s: Content-Length %q, want 21", tt.method, tt.path, got)
+			}
+			if got := rec.Header().Get("Content-Type"); got != "application/json" {
+				t.Errorf("%s %s: Content-Type %q, want application/json", tt.method, tt.path, got)
+			}
+		}
+	}
+}
+
+// Whoever stops a service waits for the whole drain and then some.
+func TestStopTimeoutCoversTheDrain(t *testing.T) {
+	if StopTimeout <= ShutdownTimeout {
+		t.Errorf("StopTimeout %s, want more than ShutdownTimeout %s", StopTimeout, ShutdownTimeout)
 	}
 }

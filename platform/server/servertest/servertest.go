@@ -64,15 +64,15 @@ func Start(t testing.TB, prog server.Program, env map[string]string) *Program {
 }
 
 // Stop cancels the program's context, as SIGTERM does, and returns what it
-// returned. A program that has not returned after the shutdown bound plus a
-// margin is an error.
+// returned. A program that has not returned within server.StopTimeout, when
+// ECS or Compose would kill it, is an error.
 func (p *Program) Stop() error {
 	p.cancel()
 	select {
 	case err := <-p.done:
 		p.done <- err // Stop may be called again by Cleanup
 		return err
-	case <-time.After(server.ShutdownTimeout + 5*time.Second):
+	case <-time.After(server.StopTimeout):
 		return context.DeadlineExceeded
 	}
 }
