@@ -18,17 +18,19 @@ DEPLOY_TIMEOUT ?= 15m
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
-test: ## Every module's tests; starts a throwaway PostgreSQL unless TEST_DATABASE_URL is set
+# -race always: the services are concurrent by nature (leases, the sweeper, the
+# breaker, the proxy), and a race found later costs more than the slower run.
+test: ## Every module's tests with the race detector; starts a throwaway PostgreSQL unless TEST_DATABASE_URL is set
 	@if [ -z "$$TEST_DATABASE_URL" ]; then eval "$$(scripts/test-postgres.sh)"; fi; \
-	go test -count=1 $(PKGS)
+	go test -race -count=1 $(PKGS)
 
-lint: ## gofmt, go vet, staticcheck and govulncheck on every module
+lint: ## gofmt, go vet, staticcheck and govulncheck on every module, shellcheck on scripts/ and .ci/run
 	scripts/lint.sh $(MODULES)
 
 run: ## The shop on the host (edge on :8080); starts PostgreSQL unless DATABASE_URL is set
 	scripts/run-host.sh
 
-tools: ## Install Docker Compose v2, buildx, Chromium and PostgreSQL when missing
+tools: ## Install Docker Compose v2, buildx, Chromium, PostgreSQL and shellcheck when missing
 	scripts/install-tools.sh
 
 standin: ## Build local stand-ins for the public base images and name them in .env

@@ -13,7 +13,8 @@ if [ -z "${TEST_DATABASE_URL:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 # A built binary rather than `go run`, so the harness can re-exec itself
-# for the floor server and its build is not timed with the services'.
+# for the floor servers (bench/floor.go) and its build is not timed with
+# the services'.
 bin="$(mktemp -d)"
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/bench" ./bench

@@ -12,7 +12,7 @@ set -uo pipefail
 fuzztime="${FUZZTIME:-30s}"
 filter="${1:-.}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
+cd "$root" || exit 1
 
 mapfile -t modules < <(go list -m -f '{{.Dir}}')
 failed=()

@@ -3,7 +3,7 @@
 # gofmt, go vet, staticcheck, and govulncheck against a vulnerability database
 # built from the golang.org/x/vulndb module, because the vulnerability service
 # itself may be unreachable (it is on registry-only networks) while the Go
-# module proxy is not.
+# module proxy is not. Then shellcheck over scripts/ and .ci/run.
 set -euo pipefail
 
 STATICCHECK_VERSION=v0.8.2
@@ -15,10 +15,14 @@ bin="$root/.cache/bin"
 mkdir -p "$bin"
 export GOBIN="$bin"
 
-[ -x "$bin/staticcheck" ] && "$bin/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}" ||
-  { echo "lint: installing staticcheck $STATICCHECK_VERSION"; go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"; }
-[ -x "$bin/govulncheck" ] && "$bin/govulncheck" -version 2>/dev/null | grep -q "$GOVULNCHECK_VERSION" ||
-  { echo "lint: installing govulncheck $GOVULNCHECK_VERSION"; go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION"; }
+if ! "$bin/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+  echo "lint: installing staticcheck $STATICCHECK_VERSION"
+  go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+if ! "$bin/govulncheck" -version 2>/dev/null | grep -q "$GOVULNCHECK_VERSION"; then
+  echo "lint: installing govulncheck $GOVULNCHECK_VERSION"
+  go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION"
+fi
 
 db="$root/.cache/vulndb-$VULNDB_VERSION"
 if [ ! -f "$db/index/db.json" ]; then
@@ -27,6 +31,9 @@ if [ ! -f "$db/index/db.json" ]; then
   src="$(go mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
   rm -rf "$db.tmp" && "$bin/indexdb" -vulns "$src/data/osv" -out "$db.tmp" && mv "$db.tmp" "$db"
 fi
+
+command -v shellcheck >/dev/null ||
+  { echo "lint: shellcheck is missing; install it with scripts/install-tools.sh (Debian package shellcheck)" >&2; exit 1; }
 
 status=0
 unformatted="$(gofmt -l "$@")"
@@ -37,4 +44,7 @@ for mod in "$@"; do
   echo "lint: $mod"
   (cd "$mod" && go vet ./... && "$bin/staticcheck" ./... && "$bin/govulncheck" -db "file://$db" ./...) || status=1
 done
+echo "lint: shellcheck"
+# -x follows the files a script sources, where shellcheck can find them.
+(cd "$root" && shellcheck -x scripts/*.sh .ci/run) || status=1
 exit $status

@@ -14,7 +14,11 @@ cd "$(dirname "$0")/.."
 
 STACK_TIMEOUT=${STACK_TIMEOUT:-300}
 SMOKE_BASE_URL=${SMOKE_BASE_URL:-http://localhost:8080}
-PUBLIC_IMAGES=(golang:1.26-bookworm gcr.io/distroless/static-debian12:nonroot postgres:17-bookworm)
+# The public base images, read where they are declared (pinned by digest).
+# shellcheck disable=SC2016 # a literal ${ in the pattern
+mapfile -t PUBLIC_IMAGES < <(sed -n 's/^ARG \(GO_IMAGE\|RUNTIME_IMAGE\)=//p' apps/Dockerfile
+  sed -n 's/^ *image: \${POSTGRES_IMAGE:-\(.*\)}$/\1/p' docker-compose.yml)
+[[ ${#PUBLIC_IMAGES[@]} == 3 ]] || { echo "stack: cannot read the base images from apps/Dockerfile and docker-compose.yml" >&2; exit 1; }
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'stack: %s\n' "$*" >&2; exit 1; }

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Builds local stand-ins for the public base images the Dockerfiles and
+# Builds local stand-ins for the public base images apps/Dockerfile and
 # docker-compose.yml name by default (golang, distroless static, postgres), for
 # machines whose Docker engine cannot reach any registry. Each image is
-# assembled from files already on this Debian host and loaded with
-# `docker import`, so nothing is pulled.
+# assembled from files on this Debian host, or from Debian packages, and
+# loaded with `docker import`, so nothing is pulled from a registry.
 #
 #   scripts/standin-images.sh [--force]
 #
 # Writes out/standin.env (GO_IMAGE, RUNTIME_IMAGE, POSTGRES_IMAGE),
 # which scripts/stack.sh sources, and prints the same as export lines.
-# Needs root (files in the images get uid 65532/999) and busybox-static,
-# postgresql-15, ca-certificates and tzdata (scripts/install-tools.sh).
+# Needs root (files in the images get uid 65532/999), busybox-static,
+# ca-certificates and tzdata (scripts/install-tools.sh), and deb.debian.org
+# for the PostgreSQL packages (see PG_SUITE).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,9 +27,28 @@ esac
 GO_ROOT=$(go env GOROOT)
 GO_VERSION=$(go env GOVERSION)           # e.g. go1.26.8
 GO_MINOR=$(echo "${GO_VERSION#go}" | cut -d. -f1,2)
-PG_MAJOR=15
+# PostgreSQL 17, as in Compose and RDS. Debian 12 ships only 15 and
+# apt.postgresql.org is not reachable here, so the image is assembled from
+# Debian 13's packages, libc included: it never loads a host library. They
+# are fetched with a private apt configuration; the host's sources, package
+# lists and installed packages are left alone.
+PG_MAJOR=17
+PG_SUITE=trixie
+PG_MIRROR=${PG_MIRROR:-http://deb.debian.org/debian}
+# The server, the client tools the entrypoint and healthcheck use, and the
+# shared libraries they load (the check in build_postgres names any missing).
+# libllvm19 is left out: without it the server just runs without JIT.
+PG_PACKAGES=(
+  "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" libpq5 libc6 libgcc-s1 libstdc++6
+  libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libcom-err2 libkeyutils1
+  libldap2 libsasl2-2 libgnutls30t64 libp11-kit0 libidn2-0 libunistring5 libtasn1-6
+  libnettle8t64 libhogweed6t64 libgmp10 libffi8 libicu76 libxml2 liblzma5 libxslt1.1
+  libgcrypt20 libgpg-error0 libssl3t64 libpam0g libaudit1 libcap-ng0 libcap2 libselinux1
+  libpcre2-8-0 libsystemd0 libuuid1 liblz4-1 libzstd1 zlib1g libxxhash0
+  libreadline8t64 libtinfo6 libncursesw6 libedit2 libbsd0 libmd0
+)
+PG_DEBS=$ROOT/.cache/standin-postgres-$PG_SUITE
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
-PG_LIB=/usr/lib/postgresql/$PG_MAJOR/lib
 PG_SHARE=/usr/share/postgresql/$PG_MAJOR
 
 GO_IMAGE=fargateshop-standin/golang:$GO_MINOR
@@ -41,7 +61,7 @@ log() { printf '==> %s\n' "$*"; }
 die() { printf 'standin-images: %s\n' "$*" >&2; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "run as root: the images need files owned by uid 65532 and 999"
-for f in /bin/busybox /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/UTC "$PG_BIN/postgres"; do
+for f in /bin/busybox /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/UTC /usr/lib/locale/C.utf8; do
   [[ -e $f ]] || die "$f is missing; run scripts/install-tools.sh first"
 done
 /bin/busybox --list | grep -qx sh || die "/bin/busybox has no sh applet (want Debian's busybox-static)"
@@ -84,27 +104,6 @@ base_into() {
   # Zone data without the leap-second variants.
   tar -C /usr/share -c --exclude=zoneinfo/right zoneinfo | tar -C "$dir/usr/share" -x
   printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' >"$dir/etc/nsswitch.conf"
-}
-
-# copy_with_libs DIR FILE...: copy files at their own paths plus every shared
-# library they load, for the images that run Debian's dynamically linked binaries.
-copy_with_libs() {
-  local dir=$1; shift
-  local f lib real
-  mkdir -p "$dir/usr/lib/x86_64-linux-gnu" "$dir/usr/lib64"
-  ln -sfn usr/lib "$dir/lib"
-  ln -sfn usr/lib64 "$dir/lib64"
-  for f in "$@"; do
-    mkdir -p "$dir$(dirname "$f")"
-    cp -a "$f" "$dir$f"
-  done
-  for lib in $(ldd "$@" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}' | sort -u); do
-    real=$(realpath "$(dirname "$lib")")/$(basename "$lib")
-    if [[ ! -e $dir$real ]]; then
-      mkdir -p "$dir$(dirname "$real")"
-      cp -L "$lib" "$dir$real"
-    fi
-  done
 }
 
 # import DIR NAME CHANGES...: load a root file system as an image.
@@ -185,12 +184,13 @@ case "${1:-}" in -*) set -- postgres "$@" ;; esac
 if [ "${1:-}" = postgres ] && [ "$(id -u)" = 0 ]; then
   # Start as root only to fix the ownership of mounted volumes, then drop to
   # postgres. busybox su replaces itself with the shell, which execs this script.
+  # Options before "--": su would take a server option such as -c as its own.
   mkdir -p "$PGDATA" /var/run/postgresql
   chown postgres:postgres "$PGDATA" /var/run/postgresql
   chmod 0700 "$PGDATA"
   chmod 3777 /var/run/postgresql
   # shellcheck disable=SC2016 # expanded by the shell su starts
-  exec su -p -s /bin/sh postgres -c 'exec "$0" "$@"' "$0" "$@"
+  exec su -p -s /bin/sh -c 'exec "$0" "$@"' -- postgres "$0" "$@"
 fi
 
 if [ "${1:-}" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
@@ -233,19 +233,41 @@ exec "$@"
 EOF
 }
 
+# fetch_pg_debs: download PG_PACKAGES from PG_SUITE into PG_DEBS, once.
+fetch_pg_debs() {
+  # The marker lists what was fetched, so a changed PG_PACKAGES fetches again.
+  if [[ -f $PG_DEBS/complete && $(<"$PG_DEBS/complete") == "${PG_PACKAGES[*]}" ]]; then
+    return
+  fi
+  local apt=$WORK/apt
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$PG_DEBS"
+  printf 'deb %s %s main\n' "$PG_MIRROR" "$PG_SUITE" >"$apt/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+  log "fetching postgresql-$PG_MAJOR and its libraries from Debian $PG_SUITE ($PG_MIRROR)"
+  apt-get -q "${opts[@]}" update >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; die "apt-get update for $PG_SUITE failed"; }
+  (cd "$PG_DEBS" && apt-get -q "${opts[@]}" download "${PG_PACKAGES[@]}") >>"$WORK/apt.log" 2>&1 ||
+    { tail -20 "$WORK/apt.log" >&2; die "downloading the $PG_SUITE packages failed"; }
+  printf '%s' "${PG_PACKAGES[*]}" >"$PG_DEBS/complete"
+}
+
 build_postgres() {
-  local dir=$WORK/postgres f
-  log "building $POSTGRES_IMAGE from Debian's postgresql-$PG_MAJOR ($("$PG_BIN/postgres" --version))"
+  local dir=$WORK/postgres f missing
+  fetch_pg_debs
   busybox_into "$dir"
   base_into "$dir"
-  local files=("$PG_BIN"/*)
-  for f in "$PG_LIB"/*.so; do
-    # The JIT provider drags in LLVM (~100 MB); without it the server just runs without JIT.
-    [[ $(basename "$f") == llvmjit* ]] || files+=("$f")
-  done
-  copy_with_libs "$dir" "${files[@]}"
-  mkdir -p "$dir$PG_SHARE" "$dir/usr/lib/locale"
-  tar -C "$PG_SHARE" -c --exclude=./man . | tar -C "$dir$PG_SHARE" -x
+  for f in "$PG_DEBS"/*.deb; do dpkg -x "$f" "$dir"; done
+  # What usrmerge would link, and what the image does not need.
+  ln -sfn usr/lib "$dir/lib"
+  ln -sfn usr/lib64 "$dir/lib64"
+  rm -rf "$dir/usr/share/doc" "$dir/usr/share/man" "$dir/usr/share/locale" \
+    "$dir/usr/lib/postgresql/$PG_MAJOR/lib/llvmjit"* "$dir/usr/lib/postgresql/$PG_MAJOR/lib/bitcode"
+  missing=$(for f in "$dir$PG_BIN"/* "$dir/usr/lib/postgresql/$PG_MAJOR/lib"/*.so; do
+    chroot "$dir" /usr/lib64/ld-linux-x86-64.so.2 --list "${f#"$dir"}" 2>/dev/null | grep 'not found' | sed "s|^|${f#"$dir"}: |"
+  done || true)
+  [[ -z $missing ]] || die "libraries missing from PG_PACKAGES:"$'\n'"$missing"
+  log "building $POSTGRES_IMAGE from Debian $PG_SUITE's postgresql-$PG_MAJOR ($(chroot "$dir" "$PG_BIN/postgres" --version))"
+  mkdir -p "$dir/usr/lib/locale"
   cp -a /usr/lib/locale/C.utf8 "$dir/usr/lib/locale/"
   # Like the official image: listen on every interface unless told otherwise.
   sed -i "s/^#listen_addresses = 'localhost'/listen_addresses = '*'/" "$dir$PG_SHARE/postgresql.conf.sample"
