@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,50 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-var testProduct = floorProduct{ID: "0b1c2d3e-4f50-4617-8899-aabbccddeeff", SKU: "MUG-001", Name: "Gopher Mug",
-	Description: "A 350 ml ceramic mug.", PriceCents: 1299, Currency: "USD", Stock: 50,
-	CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)}
-
-func TestFloorHandler(t *testing.T) {
-	h := floorHandler(testProduct)
-	tests := []struct {
-		path       string
-		wantStatus int
-	}{
-		{"/api/catalog/products/" + testProduct.ID, 200},
-		{"/api/catalog/products/other", 404},
-		{"/nope", 404},
-	}
-	for _, tt := range tests {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
-		if rec.Code != tt.wantStatus {
-			t.Errorf("GET %s: got %d, want %d", tt.path, rec.Code, tt.wantStatus)
-		}
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/catalog/products/"+testProduct.ID, nil))
-	want, _ := json.Marshal(testProduct)
-	if !bytes.Equal(rec.Body.Bytes(), want) {
-		t.Errorf("body: got %s, want %s", rec.Body.Bytes(), want)
-	}
-}
-
-// BenchmarkFloorProduct is the allocation floor the catalog's product
-// handler is compared with: net/http routing plus encoding/json.
-func BenchmarkFloorProduct(b *testing.B) {
-	h := floorHandler(testProduct)
-	req := httptest.NewRequest(http.MethodGet, "/api/catalog/products/"+testProduct.ID, nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("status %d", rec.Code)
-		}
-	}
-}
 
 func TestQuantile(t *testing.T) {
 	var d []time.Duration
@@ -201,20 +154,10 @@ func TestCPUShares(t *testing.T) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 	// A database on another machine shows no process here: no PostgreSQL
-	// share and no bound.
+	// share.
 	delete(r.CPU, cpuPostgres)
 	if got := cpuShares(r, "catalog"); got != "catalog 150 µs + load generator 80 µs = 230 µs CPU/req" {
 		t.Errorf("without PostgreSQL: got %q", got)
-	}
-	if got := dbBound(r, r); got != "" {
-		t.Errorf("bound without PostgreSQL: %q", got)
-	}
-
-	floor := Result{Requests: 2000, CPU: map[string]time.Duration{"floor": 60 * time.Millisecond, cpuLoad: 100 * time.Millisecond}}
-	direct := Result{Requests: 1000, CPU: map[string]time.Duration{"catalog": 120 * time.Millisecond, cpuPostgres: 70 * time.Millisecond, cpuLoad: 90 * time.Millisecond}}
-	// floor 30 + 50 = 80 µs per request; PostgreSQL 70 + load 90 = 160 µs.
-	if got, want := dbBound(floor, direct), "; a catalog that cost nothing would reach at most 0.50 × floor"; got != want {
-		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
@@ -245,5 +188,15 @@ func TestPostgresCPUFindsProcessesNamedPostgres(t *testing.T) {
 	}
 	if _, ok := procs[os.Getpid()]; ok {
 		t.Error("counted the test process as PostgreSQL")
+	}
+}
+
+func TestMedianBench(t *testing.T) {
+	runs := []GoBench{{Name: "a", NsPerOp: 300}, {Name: "b", NsPerOp: 100}, {Name: "c", NsPerOp: 200}}
+	if got := medianBench(runs); got.Name != "c" {
+		t.Errorf("got %+v, want the 200 ns/op run", got)
+	}
+	if runs[0].Name != "a" {
+		t.Error("medianBench reordered its argument")
 	}
 }

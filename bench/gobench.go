@@ -62,13 +62,13 @@ func benchPackages(root string, dirs ...string) ([]string, error) {
 	return pkgs, nil
 }
 
-// runGoBench runs every benchmark of pkgs once with -benchmem from root (the
-// workspace) and parses the results.
-func runGoBench(ctx context.Context, root string, pkgs []string, benchtime string, log io.Writer) ([]GoBench, error) {
+// runGoBench runs the benchmarks of pkgs that match pattern once with
+// -benchmem from root (the workspace) and parses the results.
+func runGoBench(ctx context.Context, root string, pkgs []string, pattern, benchtime string, log io.Writer) ([]GoBench, error) {
 	if len(pkgs) == 0 {
 		return nil, nil
 	}
-	args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", benchtime, "-count", "1"}, pkgs...)
+	args := append([]string{"test", "-run", "^$", "-bench", pattern, "-benchmem", "-benchtime", benchtime, "-count", "1"}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
