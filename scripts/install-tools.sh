@@ -3,7 +3,8 @@
 #   - Docker Compose v2 and buildx as Docker CLI plugins, built from source
 #     through the Go module proxy (no download site is reachable here);
 #   - Debian's chromium (browser tests), postgresql (tests), busybox-static
-#     (scripts/standin-images.sh), shellcheck (make lint), ca-certificates
+#     (scripts/standin-images.sh), shellcheck (make lint), gcc and libc6-dev
+#     (the race detector of make test), ca-certificates
 #     and tzdata.
 # Each step is skipped when its version is already there, so a second run
 # takes about a second. The two plugin builds run side by side (minutes).
@@ -12,7 +13,7 @@ set -euo pipefail
 BUILDX_VERSION=v0.38.2
 COMPOSE_VERSION=v2.40.3
 PLUGIN_DIR=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
-APT_PACKAGES=(chromium postgresql busybox-static shellcheck ca-certificates tzdata)
+APT_PACKAGES=(chromium postgresql busybox-static shellcheck gcc libc6-dev ca-certificates tzdata)
 
 log() { printf '==> [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf 'install-tools: %s\n' "$*" >&2; exit 1; }
