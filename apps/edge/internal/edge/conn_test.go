@@ -123,6 +123,35 @@ func TestAmbiguousFramingClosesConnection(t *testing.T) {
 	}
 }
 
+// TestAmbiguousHeadAnsweredBeforeTheEdge: net/http answers OPTIONS *
+// itself, so the edge never sees that head; when it was ambiguous, the
+// request after it on the connection is the suspect one and is refused.
+func TestAmbiguousHeadAnsweredBeforeTheEdge(t *testing.T) {
+	f, ups := newFleet(t)
+	addr := serveTCP(t, newEdge(t, ups, edge.Options{}), 0)
+	for _, tc := range []struct{ name, head string }{
+		{"both lengths", "OPTIONS * HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"},
+		{"bare LF", "OPTIONS * HTTP/1.1\nHost: shop.test\nContent-Length: 5\nTransfer-Encoding: chunked\n\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.reset()
+			got := exchange(t, addr, tc.head+"0\r\n\r\n"+smuggled, false)
+			if n := len(got); n == 0 || got[n-1].StatusCode != http.StatusBadRequest || !got[n-1].Close {
+				var statuses []int
+				for _, res := range got {
+					statuses = append(statuses, res.StatusCode)
+				}
+				t.Fatalf("answers %v; want the last, to the smuggled request, 400 closing", statuses)
+			}
+			for name := range ups {
+				if seen, ok := f.got(name); ok {
+					t.Errorf("%s received %s", name, seen.Path)
+				}
+			}
+		})
+	}
+}
+
 // TestClearFramingKeepsConnection is the control: well-framed requests,
 // chunked ones included, share one connection.
 func TestClearFramingKeepsConnection(t *testing.T) {

@@ -110,15 +110,25 @@ func framingOf(r *http.Request) (refuse string, closeAfter bool) {
 	line := r.Method + " " + r.RequestURI + " " + r.Proto
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Heads Go answered without calling the handler (OPTIONS *) are skipped.
+	// Heads answered before the handler (Go's OPTIONS *, the /version route
+	// wrapped around it) are skipped, unless their framing was refused or
+	// stopped being followed: then this request may be the smuggled one.
 	for len(c.f.pending) > 0 {
 		v := c.f.pending[0]
 		c.f.pending = c.f.pending[1:]
 		if v.line == line {
 			return v.refuse, v.refuse != "" || v.last
 		}
+		if v.refuse != "" {
+			return "an earlier request on this connection had " + v.refuse, true
+		}
+		if v.last {
+			break
+		}
 	}
-	return "", true
+	// No verdict: the framing was not followed up to this request (too many
+	// pipelined heads, or an earlier request it could not follow).
+	return "an earlier request on this connection could not be followed", true
 }
 
 // What the framing is reading.

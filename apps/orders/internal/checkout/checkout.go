@@ -74,7 +74,10 @@ func New(log *slog.Logger, store Store, catalog Catalog) *Service {
 func (s *Service) Place(ctx context.Context, claim order.Claim) (order.Response, error) {
 	resp, err := s.place(ctx, claim)
 	if err != nil {
-		s.releaseLease(ctx, claim)
+		if rerr := s.releaseLease(ctx, claim); rerr != nil {
+			// The client hears err; the lease runs out by itself.
+			s.log.WarnContext(ctx, "release lease", "order_id", claim.Order.ID.String(), "error", rerr.Error())
+		}
 	}
 	return resp, err
 }
@@ -140,7 +143,7 @@ func (s *Service) place(ctx context.Context, claim order.Claim) (order.Response,
 func (s *Service) Settle(ctx context.Context, claim order.Claim) error {
 	err := s.settle(ctx, claim)
 	if err != nil {
-		s.releaseLease(ctx, claim)
+		err = errors.Join(err, s.releaseLease(ctx, claim))
 	}
 	return err
 }
@@ -211,10 +214,11 @@ func (s *Service) fail(ctx context.Context, claim order.Claim, cause error) (ord
 
 // releaseLease gives the key back after a failure that was not stored, on
 // a context the client cannot cancel.
-func (s *Service) releaseLease(ctx context.Context, claim order.Claim) {
+func (s *Service) releaseLease(ctx context.Context, claim order.Claim) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	if err := s.store.ReleaseLease(wctx, claim); err != nil {
-		s.log.WarnContext(ctx, "release lease", "order_id", claim.Order.ID.String(), "error", err.Error())
+		return fmt.Errorf("release lease of order %s: %w", claim.Order.ID, err)
 	}
+	return nil
 }

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -232,5 +233,28 @@ func TestRunStopsWithContext(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not stop after cancel")
+	}
+}
+
+// leaseStuck is a store whose leases cannot be given back.
+type leaseStuck struct{ *postgres.Store }
+
+var errLeaseStuck = errors.New("lease stuck")
+
+func (leaseStuck) ReleaseLease(context.Context, order.Claim) error { return errLeaseStuck }
+
+// TestLeaseReleaseFailureIsReported: when settling fails and the lease
+// cannot be given back either, Once says so (the order then waits out its
+// lease instead of being retried next round).
+func TestLeaseReleaseFailureIsReported(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.begin(t, "k")
+	e.reserveAndRecord(t, c)
+	e.ageOrders(t)
+	e.fake.Close()
+	rec := reconcile.New(slog.New(slog.NewTextHandler(io.Discard, nil)), leaseStuck{e.store}, e.cat, 30*time.Second)
+	if _, err := rec.Once(context.Background()); !errors.Is(err, errLeaseStuck) {
+		t.Errorf("Once = %v, want it to report %v", err, errLeaseStuck)
 	}
 }
