@@ -174,13 +174,20 @@ func TestStuckConfirmedOrderIsConfirmed(t *testing.T) {
 	}
 }
 
-func TestCatalogDownLeavesOrderForLater(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
+// stuckWhileCatalogDown leaves a reserved order stuck, and catalog down.
+func (e *env) stuckWhileCatalogDown(t *testing.T) order.Claim {
+	t.Helper()
 	c := e.begin(t, "k")
 	e.reserveAndRecord(t, c)
 	e.ageOrders(t)
 	e.fake.Close()
+	return c
+}
+
+func TestCatalogDownLeavesOrderForLater(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.stuckWhileCatalogDown(t)
 
 	if n, err := e.rec.Once(context.Background()); err == nil || n != 0 {
 		t.Fatalf("Once with catalog down = %d, %v; want an error", n, err)
@@ -249,10 +256,7 @@ func (leaseStuck) ReleaseLease(context.Context, order.Claim) error { return errL
 func TestLeaseReleaseFailureIsReported(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c := e.begin(t, "k")
-	e.reserveAndRecord(t, c)
-	e.ageOrders(t)
-	e.fake.Close()
+	e.stuckWhileCatalogDown(t)
 	rec := reconcile.New(slog.New(slog.NewTextHandler(io.Discard, nil)), leaseStuck{e.store}, e.cat, 30*time.Second)
 	if _, err := rec.Once(context.Background()); !errors.Is(err, errLeaseStuck) {
 		t.Errorf("Once = %v, want it to report %v", err, errLeaseStuck)
