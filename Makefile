@@ -13,7 +13,7 @@ FUZZTIME ?= 30s
 STACK ?= dev
 DEPLOY_TIMEOUT ?= 15m
 
-.PHONY: help test lint run tools standin stack stack-down smoke e2e soak bench fuzz deploy deploy-check
+.PHONY: help test test-pg17 lint run tools standin stack stack-down smoke e2e soak bench fuzz deploy deploy-check
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -23,6 +23,14 @@ help: ## List the targets
 test: ## Every module's tests with the race detector; starts a throwaway PostgreSQL unless TEST_DATABASE_URL is set
 	@if [ -z "$$TEST_DATABASE_URL" ]; then eval "$$(scripts/test-postgres.sh)"; fi; \
 	go test -race -count=1 $(PKGS)
+
+test-pg17: ## The database tests again on PostgreSQL 17 (Compose's image, in Docker): the host's server is Debian 12's 15
+	@# Compose's image: the stand-in's name (out/standin.env, .env) where no registry is reachable.
+	@img=$$(sed -n 's/^POSTGRES_IMAGE=//p' out/standin.env .env 2>/dev/null | head -n1); img=$${img:-postgres:17-bookworm}; \
+	export PGTEST_IMAGE=$$img PGTEST_PORT=55433; eval "$$(scripts/test-postgres.sh)"; status=0; \
+	docker exec fargateshop-pgtest-55433 postgres --version; \
+	go test -race -count=1 ./platform/postgres/... ./apps/catalog/internal/postgres/... ./apps/orders/internal/postgres/... || status=$$?; \
+	scripts/test-postgres.sh stop; exit $$status
 
 lint: ## gofmt, go vet, staticcheck and govulncheck on every module, shellcheck on scripts/ and .ci/run
 	scripts/lint.sh $(MODULES)
