@@ -414,7 +414,10 @@ func TestDeploySpeedSettings(t *testing.T) {
 				t.Errorf("%s: got grace period %v, want > 0", s.Name, got)
 			}
 			// ECS deregisters a task and lets it drain before SIGTERM, so
-			// the stop timeout is the app's own drain and release.
+			// the stop timeout is the app's own drain and release
+			// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html).
+			// Fargate accepts at most 120 s
+			// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html#container_definition_timeout).
 			c := container(t, st, s.Name)
 			if want := server.StopTimeout; time.Duration(c.StopTimeout)*time.Second != want {
 				t.Errorf("%s: got stopTimeout %d s, want server.StopTimeout (%s)", s.Name, c.StopTimeout, want)

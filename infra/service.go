@@ -88,7 +88,7 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	image, err := awsxecr.NewImage(ctx, spec.Name, &awsxecr.ImageArgs{
 		RepositoryUrl: repo.RepositoryUrl,
 		Context:       pulumi.String(args.Source.Root),
-		Dockerfile:    pulumi.String(args.Source.Dockerfile(spec.Name)),
+		Dockerfile:    pulumi.String(args.Source.Dockerfile()),
 		Platform:      pulumi.String(cfg.Platform),
 		ImageTag:      pulumi.String(tag),
 		// The binary reports the tag as its version (main.version).

@@ -139,7 +139,7 @@ func TestImageHonoursTheDeclarations(t *testing.T) {
 	}
 	src := buildSource{Root: root}
 	for _, name := range appNames() {
-		dockerfile, err := os.ReadFile(src.Dockerfile(name))
+		dockerfile, err := os.ReadFile(src.Dockerfile())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,9 +27,9 @@ type buildSource struct {
 	Hash string
 }
 
-// Dockerfile is the path of a service's Dockerfile: one file for every
-// service, told which one to build by BuildArgs.
-func (b buildSource) Dockerfile(service string) string {
+// Dockerfile is the path of the Dockerfile every service's image is built
+// from, told which service to build by BuildArgs.
+func (b buildSource) Dockerfile() string {
 	return filepath.Join(b.Root, "apps", "Dockerfile")
 }
 
@@ -47,7 +47,12 @@ func (b buildSource) BuildArgs(service, version string) map[string]string {
 // paths: a checkout elsewhere rebuilds, and a rebuild must never reuse a tag
 // (its digest can differ, e.g. after a base image update).
 func (b buildSource) ImageTag(service, platform string) (string, error) {
-	dockerfile, err := os.ReadFile(b.Dockerfile(service))
+	// The shared Dockerfile builds the module apps/<service>: without it the
+	// build would fail minutes into pulumi up instead of here.
+	if _, err := os.Stat(filepath.Join(b.Root, "apps", service, "go.mod")); err != nil {
+		return "", fmt.Errorf("image of %s: no module apps/%s: %w", service, service, err)
+	}
+	dockerfile, err := os.ReadFile(b.Dockerfile())
 	if err != nil {
 		return "", fmt.Errorf("image of %s: %w", service, err)
 	}

@@ -132,6 +132,7 @@ func TestDockerignoreSkipsOnlyUnreachableDirectories(t *testing.T) {
 func TestImageTag(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "apps/Dockerfile", "FROM scratch\n")
+	writeFile(t, dir, "apps/orders/go.mod", "module orders\n")
 	src := buildSource{Root: dir, Hash: strings.Repeat("ab", 32)}
 	tag := func(service, platform string) string {
 		t.Helper()
@@ -160,7 +161,12 @@ func TestImageTag(t *testing.T) {
 	if got, err := moved.ImageTag("orders", "linux/amd64"); err != nil || got == tag("orders", "linux/amd64") {
 		t.Errorf("got tag %q (%v) from another checkout path, want a new tag", got, err)
 	}
-	if _, err := (buildSource{Root: t.TempDir()}).ImageTag("orders", "linux/amd64"); err == nil {
+	noDockerfile := t.TempDir()
+	writeFile(t, noDockerfile, "apps/orders/go.mod", "module orders\n")
+	if _, err := (buildSource{Root: noDockerfile}).ImageTag("orders", "linux/amd64"); err == nil {
 		t.Error("got a tag without a Dockerfile, want an error")
+	}
+	if _, err := src.ImageTag("shiping", "linux/amd64"); err == nil || !strings.Contains(err.Error(), "apps/shiping") {
+		t.Errorf("got %v for a service with no module, want an error naming apps/shiping", err)
 	}
 }
