@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,61 +18,6 @@ var resourceWildcardActions = []string{
 	"ssmmessages:CreateDataChannel",
 	"ssmmessages:OpenControlChannel",
 	"ssmmessages:OpenDataChannel",
-}
-
-type policyStatement struct {
-	Sid       string
-	Effect    string
-	Principal any
-	Action    any
-	Resource  any
-	Condition map[string]map[string]any
-}
-
-// strs reads an IAM field that may be a string or a list of strings.
-func strs(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		return asStrings(v)
-	}
-	return nil
-}
-
-// policies returns every policy document in the stack, parsed, by owner.
-func policies(t *testing.T, st *stack) map[string][]policyStatement {
-	t.Helper()
-	out := map[string][]policyStatement{}
-	add := func(owner string, raw any) {
-		if raw == nil {
-			return
-		}
-		var doc struct {
-			Version   string
-			Statement []policyStatement
-		}
-		if err := json.Unmarshal([]byte(fmt.Sprint(raw)), &doc); err != nil {
-			t.Errorf("%s: policy is not JSON: %v", owner, err)
-			return
-		}
-		if doc.Version != "2012-10-17" || len(doc.Statement) == 0 {
-			t.Errorf("%s: got version %q with %d statements, want 2012-10-17 and some", owner, doc.Version, len(doc.Statement))
-		}
-		out[owner] = append(out[owner], doc.Statement...)
-	}
-	for _, r := range st.resources {
-		if r.Type == "aws:ecr/lifecyclePolicy:LifecyclePolicy" {
-			continue // an ECR lifecycle policy, not an IAM document
-		}
-		owner := r.Type + " " + r.Name
-		add(owner, r.Inputs["policy"])
-		add(owner, r.Inputs["assumeRolePolicy"])
-		for _, inline := range asSlice(r.Inputs["inlinePolicies"]) {
-			add(owner, dig(inline, "policy"))
-		}
-	}
-	return out
 }
 
 func TestIAMPoliciesHaveNoWildcards(t *testing.T) {

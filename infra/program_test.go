@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -101,28 +100,6 @@ func forEach(t *testing.T, check func(t *testing.T, sc scenario, st *stack)) {
 			check(t, sc, sc.run(t))
 		})
 	}
-}
-
-// container returns the single container definition of a service's task.
-func container(t *testing.T, st *stack, service string) containerDefinition {
-	t.Helper()
-	task := st.one(t, "aws:ecs/taskDefinition:TaskDefinition", service)
-	var defs []containerDefinition
-	if err := json.Unmarshal([]byte(fmt.Sprint(task.Inputs["containerDefinitions"])), &defs); err != nil {
-		t.Fatalf("%s: container definitions: %v", service, err)
-	}
-	if len(defs) != 1 {
-		t.Fatalf("%s: got %d containers, want 1", service, len(defs))
-	}
-	return defs[0]
-}
-
-func envMap(c containerDefinition) map[string]string {
-	out := map[string]string{}
-	for _, kv := range c.Environment {
-		out[kv.Name] = kv.Value
-	}
-	return out
 }
 
 func secretMap(c containerDefinition) map[string]string {

@@ -114,13 +114,13 @@ func TestSecurityDocMatchesControls(t *testing.T) {
 		}
 		code[c.id] = c
 		if _, ok := doc[c.id]; !ok {
-			t.Errorf("%s is checked in controls_test.go but not in %s", c.id, securityDocPath)
+			t.Errorf("%s is checked in controls.go but not in %s", c.id, securityDocPath)
 		}
 	}
 	for id, row := range doc {
 		c, ok := code[id]
 		if !ok {
-			t.Errorf("%s is in %s but not checked in controls_test.go", id, securityDocPath)
+			t.Errorf("%s is in %s but not checked in controls.go", id, securityDocPath)
 			continue
 		}
 		if row.title != c.title {

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/fargateshop/shop/platform/routing"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -53,7 +52,7 @@ type recordedCall struct {
 }
 
 // mocks is a pulumi.MockResourceMonitor that records everything and answers
-// with plausible AWS values.
+// with plausible AWS values. The tests and `make plan` run the program on it.
 type mocks struct {
 	mu        sync.Mutex
 	resources []recorded
@@ -245,9 +244,9 @@ func (s *stack) ofType(typ string) []recorded {
 	return out
 }
 
-// one returns the resource of a type with a logical name, failing the test
+// one returns the resource of a type with a logical name, failing through r
 // when there is none.
-func (s *stack) one(t *testing.T, typ, name string) recorded {
+func (s *stack) one(t reporter, typ, name string) recorded {
 	t.Helper()
 	for _, r := range s.resources {
 		if r.Type == typ && r.Name == name {
@@ -269,7 +268,8 @@ func (s *stack) where(typ, key string, value any) []recorded {
 	return out
 }
 
-// runProgram runs the whole program under mocks with the given stack config.
+// runProgram runs the whole program under mocks with the given stack config:
+// no AWS account, no network, no Pulumi CLI.
 func runProgram(services []routing.Service, stackName string, config map[string]string, secretKeys ...string) (*stack, error) {
 	m := &mocks{}
 	err := pulumi.RunErr(program(services),
@@ -283,19 +283,18 @@ func runProgram(services []routing.Service, stackName string, config map[string]
 	return &stack{resources: m.resources, calls: m.calls}, err
 }
 
-// stackConfig reads a Pulumi stack file into the flat key/value form the
+// readStackConfig reads a Pulumi stack file into the flat key/value form the
 // engine hands to programs (structured values as JSON).
-func stackConfig(t *testing.T, path string) map[string]string {
-	t.Helper()
+func readStackConfig(path string) (map[string]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var file struct {
 		Config map[string]any `yaml:"config"`
 	}
 	if err := yaml.Unmarshal(raw, &file); err != nil {
-		t.Fatalf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	out := map[string]string{}
 	for k, v := range file.Config {
@@ -305,14 +304,14 @@ func stackConfig(t *testing.T, path string) map[string]string {
 		case map[string]any, []any:
 			b, err := json.Marshal(v)
 			if err != nil {
-				t.Fatal(err)
+				return nil, fmt.Errorf("%s: %s: %w", path, k, err)
 			}
 			out[k] = string(b)
 		default:
 			out[k] = fmt.Sprint(v)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // with returns a copy of base with overrides applied.
