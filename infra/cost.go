@@ -1,0 +1,1033 @@
+package main
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The monthly cost of a stack, computed from the resources the program
+// registers (under the mock engine) and the unit prices in prices.yaml.
+// Every line shows its arithmetic; usage-driven quantities come from named
+// assumptions the user can change. Free tiers, Savings Plans, taxes and data
+// transfer out to the internet are not counted.
+
+//go:embed prices.yaml
+var pricesYAML []byte
+
+// pricesFile is where the price table lives, for error messages.
+const pricesFile = "infra/prices.yaml"
+
+// hoursPerMonth is the month AWS pricing pages and the AWS Pricing Calculator
+// use: 730 hours (365 days x 24 h / 12).
+const hoursPerMonth = 730.0
+
+// daysPerMonth is the same month in days, for log retention.
+const daysPerMonth = hoursPerMonth / 24
+
+// price is one unit price of the table.
+type price struct {
+	Key  string  `yaml:"key"`
+	USD  float64 `yaml:"usd"`
+	Unit string  `yaml:"unit"`
+	// Page is the AWS pricing page the price belongs to.
+	Page string `yaml:"page"`
+	// Checked names the dated public pages that agreed with the price, or
+	// says it was not corroborated.
+	Checked string `yaml:"checked"`
+}
+
+// priceTable is the prices of one region.
+type priceTable struct {
+	Region, AsOf, Note string
+	Prices             map[string]price
+}
+
+// loadPrices returns the embedded price table of a region. A region the
+// table lacks is refused by name, never priced with another region's numbers.
+func loadPrices(region string) (priceTable, error) {
+	return parsePrices(pricesYAML, region)
+}
+
+func parsePrices(raw []byte, region string) (priceTable, error) {
+	var file struct {
+		AsOf    string             `yaml:"asOf"`
+		Note    string             `yaml:"note"`
+		Regions map[string][]price `yaml:"regions"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		return priceTable{}, fmt.Errorf("%s: %w", pricesFile, err)
+	}
+	list, ok := file.Regions[region]
+	if !ok {
+		var known []string
+		for r := range file.Regions {
+			known = append(known, r)
+		}
+		slices.Sort(known)
+		return priceTable{}, fmt.Errorf("%s has no prices for region %q (known: %s)",
+			pricesFile, region, strings.Join(known, ", "))
+	}
+	t := priceTable{Region: region, AsOf: file.AsOf, Note: file.Note, Prices: map[string]price{}}
+	var errs []error
+	if t.AsOf == "" {
+		errs = append(errs, fmt.Errorf("%s: asOf is required", pricesFile))
+	}
+	for _, p := range list {
+		switch {
+		case p.Key == "":
+			errs = append(errs, fmt.Errorf("%s: %s: a price without a key", pricesFile, region))
+		case t.Prices[p.Key].Key != "":
+			errs = append(errs, fmt.Errorf("%s: %s: %s listed twice", pricesFile, region, p.Key))
+		case !(p.USD > 0) || math.IsInf(p.USD, 0):
+			errs = append(errs, fmt.Errorf("%s: %s: %s: usd %v, want > 0", pricesFile, region, p.Key, p.USD))
+		case p.Unit == "":
+			errs = append(errs, fmt.Errorf("%s: %s: %s: unit is required", pricesFile, region, p.Key))
+		case !strings.HasPrefix(p.Page, "https://aws.amazon.com/"):
+			errs = append(errs, fmt.Errorf("%s: %s: %s: page %q, want the AWS pricing page", pricesFile, region, p.Key, p.Page))
+		case p.Checked == "":
+			errs = append(errs, fmt.Errorf("%s: %s: %s: checked is required (a source, or \"not corroborated here\")", pricesFile, region, p.Key))
+		}
+		t.Prices[p.Key] = p
+	}
+	if err := errors.Join(errs...); err != nil {
+		return priceTable{}, err
+	}
+	return t, nil
+}
+
+// assumption is a usage quantity the estimate cannot read from the program.
+type assumption struct {
+	Key   string
+	Value float64
+	Unit  string
+	Why   string
+}
+
+// defaultAssumptions are the usage figures of a small, mostly idle shop.
+func defaultAssumptions() map[string]assumption {
+	list := []assumption{
+		{"fargateSpotDiscount", 0.5, "fraction off on-demand",
+			"Fargate Spot has no fixed price and AWS moves it (\"up to 70% off\"); public sources report 50-70% off on-demand, 0.5 is the conservative end"},
+		{"albLcu", 0.1, "LCU (monthly average)",
+			"an LCU is the highest of 25 new connections/s, 3,000 active connections/min, 1 GB/hour processed or 1,000 rule evaluations/s; 0.1 is about 2.5 new connections a second or 73 GB a month, plenty for an idle dev shop"},
+		{"natGB", 10, "GB/month through all NAT gateways",
+			"tasks in private subnets reach ECR, CloudWatch Logs and Secrets Manager through NAT (no VPC endpoints): image pulls on each deploy plus the log volume"},
+		{"appLogGB", 1, "GB/month per service log group",
+			"JSON access and application logs of a lightly used service"},
+		{"flowLogGB", 2, "GB/month per flow log group",
+			"ALL traffic at 60 s aggregation in a small VPC"},
+		{"rdsLogGB", 0.25, "GB/month per exported RDS log group",
+			"PostgreSQL error/slow logs of a small database; the upgrade log is nearly empty"},
+		{"alarmsPerTargetTrackingPolicy", 2, "alarms per policy",
+			"Application Auto Scaling creates and manages the CloudWatch alarms of a target tracking policy (\"Target tracking scaling policies for Application Auto Scaling\"): one to scale out, one to scale in"},
+		{"containerInsightsMetricsPerService", 16, "metrics per service",
+			"the 16 ECS Container Insights metric names (CpuUtilized ... TaskSetCount) listed under \"Container Insights metrics\" for Amazon ECS in the CloudWatch Application Insights guide, counted once per service; cluster- and task-family-level copies make the real count higher"},
+		{"containerInsightsLogGB", 0.1, "GB/month per service",
+			"Container Insights sends performance log events to /aws/ecs/containerinsights/<cluster>/performance (\"Container Insights performance log events for Amazon ECS\"), ingested like any log"},
+		{"ecrGB", 0.5, "GB per repository",
+			"the lifecycle policy keeps 20 images; distroless Go images are tens of MB and share layers"},
+		{"s3GB", 1, "GB per bucket",
+			"ALB access logs of a quiet shop, expired by the bucket's lifecycle rule"},
+		{"s3PutThousands", 20, "thousand PUT requests/month per bucket",
+			"ALB access logs arrive as about one object per load balancer node every 5 minutes: 2 nodes x 12/h x 730 h = 17.5 thousand"},
+		{"secretsApiCalls", 10000, "API calls/month (all secrets)",
+			"apps read the database secret when they open connections and ECS reads ADMIN_TOKEN when a task starts"},
+	}
+	out := map[string]assumption{}
+	for _, a := range list {
+		out[a.Key] = a
+	}
+	return out
+}
+
+// parseAssumptions applies "key=value" overrides to a copy of base. Every bad
+// entry is reported, each naming its key.
+func parseAssumptions(kv []string, base map[string]assumption) (map[string]assumption, error) {
+	out := make(map[string]assumption, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	var errs []error
+	for _, entry := range kv {
+		key, value, ok := strings.Cut(entry, "=")
+		key = strings.TrimSpace(key)
+		if !ok || key == "" {
+			errs = append(errs, fmt.Errorf("assumption %q: want key=value", entry))
+			continue
+		}
+		a, known := out[key]
+		if !known {
+			var keys []string
+			for k := range base {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			errs = append(errs, fmt.Errorf("assumption %q: unknown (known: %s)", key, strings.Join(keys, ", ")))
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		switch {
+		case err != nil || math.IsNaN(v) || math.IsInf(v, 0):
+			errs = append(errs, fmt.Errorf("assumption %q: got %q, want a number", key, value))
+			continue
+		case v < 0:
+			errs = append(errs, fmt.Errorf("assumption %q: got %v, want >= 0", key, v))
+			continue
+		case key == "fargateSpotDiscount" && v > 1:
+			errs = append(errs, fmt.Errorf("assumption %q: got %v, want a fraction from 0 to 1", key, v))
+			continue
+		}
+		a.Value = v
+		out[key] = a
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// costLine is one priced item of the estimate.
+type costLine struct {
+	// Component is the program component the resource belongs to
+	// (network, loadbalancer, cluster, database, service:<name>, ...).
+	Component string
+	Item      string
+	// Arithmetic shows the computation, e.g.
+	// "0.045 USD/hour x 1 NAT gateway x 730 h = 32.85".
+	Arithmetic string
+	Monthly    float64
+	PriceKeys  []string
+}
+
+// costEstimate is the monthly cost of a stack.
+type costEstimate struct {
+	Region, AsOf  string
+	HoursPerMonth float64
+	Lines         []costLine
+	// Total is the sum of Lines, rounded to cents once at the end.
+	Total float64
+	// Assumptions are every assumption the lines used, with its value.
+	Assumptions []assumption
+	// Ceiling is the same stack with every service at its autoscaling
+	// maximum.
+	Ceiling float64
+}
+
+// costResource is what the estimate reads of a registered resource.
+type costResource struct {
+	Type, Name string
+	// Parent is the parent's URN; it names the component.
+	Parent          string
+	Inputs, Outputs map[string]any
+}
+
+// freeTypes cost nothing by themselves, or are priced through another
+// resource; why says which.
+var freeTypes = map[string]string{
+	"pulumi:providers:aws":                                                                       "provider",
+	"random:index/randomPassword:RandomPassword":                                                 "generated locally",
+	"aws:iam/role:Role":                                                                          "IAM has no charge",
+	"aws:iam/rolePolicy:RolePolicy":                                                              "IAM has no charge",
+	"aws:ec2/securityGroup:SecurityGroup":                                                        "no charge",
+	"aws:ec2/defaultSecurityGroup:DefaultSecurityGroup":                                          "no charge",
+	"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":                                  "no charge",
+	"aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":                                    "no charge",
+	"aws:ec2/flowLog:FlowLog":                                                                    "priced as ingestion into its log group",
+	"aws:lb/listener:Listener":                                                                   "included in the ALB hours and LCUs",
+	"aws:lb/listenerRule:ListenerRule":                                                           "included in the ALB LCUs",
+	"aws:lb/targetGroup:TargetGroup":                                                             "included in the ALB hours and LCUs",
+	"aws:ecs/taskDefinition:TaskDefinition":                                                      "priced through the services that run it",
+	"aws:ecs/clusterCapacityProviders:ClusterCapacityProviders":                                  "no charge; the tasks are priced",
+	"aws:appautoscaling/target:Target":                                                           "no charge; its maximum sets the ceiling",
+	"aws:ecr/lifecyclePolicy:LifecyclePolicy":                                                    "no charge; it bounds the repository's storage",
+	"awsx:ecr:Image":                                                                             "stored in its repository, priced there",
+	"aws:rds/parameterGroup:ParameterGroup":                                                      "no charge",
+	"aws:rds/subnetGroup:SubnetGroup":                                                            "no charge",
+	"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2":                       "no charge",
+	"aws:s3/bucketOwnershipControls:BucketOwnershipControls":                                     "no charge",
+	"aws:s3/bucketPolicy:BucketPolicy":                                                           "no charge",
+	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":                                     "no charge",
+	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "SSE-S3 has no charge",
+	"aws:secretsmanager/secretVersion:SecretVersion":                                             "the secret is priced per month, versions included",
+	"aws:servicediscovery/httpNamespace:HttpNamespace":                                           "priced per registered instance, on the services that register",
+}
+
+// pricedTypes are the types the estimate prices.
+var pricedTypes = []string{
+	"awsx:ec2:Vpc",
+	"aws:ec2/natGateway:NatGateway",
+	"aws:ec2/eip:Eip",
+	"aws:ec2/instance:Instance",
+	"aws:lb/loadBalancer:LoadBalancer",
+	"aws:ecs/service:Service",
+	"aws:ecs/cluster:Cluster",
+	"aws:rds/instance:Instance",
+	"aws:cloudwatch/metricAlarm:MetricAlarm",
+	"aws:appautoscaling/policy:Policy",
+	"aws:cloudwatch/logGroup:LogGroup",
+	"aws:secretsmanager/secret:Secret",
+	"aws:ecr/repository:Repository",
+	"aws:s3/bucketV2:BucketV2",
+	"aws:s3/bucket:Bucket",
+}
+
+// isComponent reports whether a type is one of this program's components,
+// which own resources but cost nothing themselves.
+func isComponent(typ string) bool { return strings.HasPrefix(typ, "shop:") }
+
+// estimator accumulates lines and errors for one estimate.
+type estimator struct {
+	prices    priceTable
+	usage     map[string]assumption
+	used      map[string]bool
+	resources []costResource
+	lines     []costLine
+	// ceilingExtra is what the services add at their autoscaling maximum.
+	ceilingExtra float64
+	errs         []error
+}
+
+// estimateResources prices the resources of one program run.
+func estimateResources(resources []costResource, prices priceTable, usage map[string]assumption) (costEstimate, error) {
+	e := &estimator{prices: prices, usage: usage, used: map[string]bool{}, resources: resources}
+
+	var unclassified []string
+	for _, r := range resources {
+		_, free := freeTypes[r.Type]
+		if !free && !isComponent(r.Type) && !slices.Contains(pricedTypes, r.Type) && !slices.Contains(unclassified, r.Type) {
+			unclassified = append(unclassified, r.Type)
+		}
+	}
+	if len(unclassified) > 0 {
+		slices.Sort(unclassified)
+		return costEstimate{}, fmt.Errorf("cost: no price and no reason to be free for %s: add it to pricedTypes or freeTypes in infra/cost.go",
+			strings.Join(unclassified, ", "))
+	}
+
+	e.checkRegion()
+	nat := 0
+	var natComponent string
+	secretComponent := ""
+	for _, r := range resources {
+		c := componentOf(r.Parent)
+		switch r.Type {
+		case "awsx:ec2:Vpc":
+			if n := e.awsxNatGateways(r, c); n > 0 {
+				if nat == 0 {
+					natComponent = c
+				}
+				nat += n
+			}
+		case "aws:ec2/natGateway:NatGateway":
+			e.hourly(c, "NAT gateway hours", "nat-gateway.hour", 1, "NAT gateway", "NAT gateways", "")
+			if nat == 0 {
+				natComponent = c
+			}
+			nat++
+		case "aws:ec2/flowLog:FlowLog":
+			// Priced as ingestion into its CloudWatch log group; other
+			// destinations have prices of their own this table lacks.
+			if d := text(r.Inputs["logDestinationType"]); d != "" && d != "cloud-watch-logs" {
+				e.fail("cost: flow log %s: no price for destination type %q in %s", r.Name, d, pricesFile)
+			}
+		case "aws:ec2/eip:Eip":
+			e.hourly(c, "Elastic IP (public IPv4)", "public-ipv4.hour", 1, "address", "addresses", "")
+		case "aws:ec2/instance:Instance":
+			e.ec2Instance(r, c)
+		case "aws:lb/loadBalancer:LoadBalancer":
+			e.loadBalancer(r, c)
+		case "aws:ecs/service:Service":
+			e.ecsService(r, c)
+		case "aws:ecs/cluster:Cluster":
+			e.containerInsights(r, c)
+		case "aws:rds/instance:Instance":
+			e.database(r, c)
+		case "aws:cloudwatch/metricAlarm:MetricAlarm":
+			e.metricAlarm(r, c)
+		case "aws:appautoscaling/policy:Policy":
+			e.scalingPolicy(r, c)
+		case "aws:cloudwatch/logGroup:LogGroup":
+			e.logGroup(r, c)
+		case "aws:secretsmanager/secret:Secret":
+			e.monthly(c, "Secrets Manager secret", "secretsmanager.secret", 1, "secret", "secrets", "")
+			if secretComponent == "" {
+				secretComponent = c
+			}
+		case "aws:ecr/repository:Repository":
+			gb := e.assume("ecrGB")
+			e.monthly(c, "ECR image storage", "ecr.storage", gb, "GB", "GB", "(ecrGB)")
+		case "aws:s3/bucketV2:BucketV2", "aws:s3/bucket:Bucket":
+			e.monthly(c, "S3 storage", "s3.standard", e.assume("s3GB"), "GB", "GB", "(s3GB)")
+			e.monthly(c, "S3 PUT requests", "s3.put", e.assume("s3PutThousands"), "thousand requests", "thousand requests", "(s3PutThousands)")
+		}
+	}
+	if nat > 0 {
+		gb := e.assume("natGB")
+		e.perUnit(natComponent, "NAT gateway data processed", "nat-gateway.data", gb, "GB/month (natGB, all gateways)")
+	}
+	if secretComponent != "" || e.hasManagedSecret() {
+		if secretComponent == "" {
+			secretComponent = "database"
+		}
+		calls := e.assume("secretsApiCalls")
+		p := e.price("secretsmanager.api")
+		m := p * calls / 10000
+		e.add(secretComponent, "Secrets Manager API calls", m,
+			fmt.Sprintf("%s USD/10,000 calls x %s calls/month (secretsApiCalls) / 10,000 = %s", fnum(p), fnum(calls), usd(m)),
+			"secretsmanager.api")
+	}
+	if err := errors.Join(e.errs...); err != nil {
+		return costEstimate{}, err
+	}
+
+	// The engine registers resources concurrently: sort so that the same
+	// stack always prints the same lines.
+	slices.SortStableFunc(e.lines, func(a, b costLine) int {
+		if c := strings.Compare(a.Component, b.Component); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Item, b.Item)
+	})
+	est := costEstimate{
+		Region: prices.Region, AsOf: prices.AsOf, HoursPerMonth: hoursPerMonth,
+		Lines: e.lines,
+	}
+	sum := 0.0
+	for _, l := range e.lines {
+		sum += l.Monthly
+	}
+	est.Total = cents(sum)
+	est.Ceiling = cents(sum + e.ceilingExtra)
+	for k := range e.used {
+		est.Assumptions = append(est.Assumptions, e.usage[k])
+	}
+	slices.SortFunc(est.Assumptions, func(a, b assumption) int { return strings.Compare(a.Key, b.Key) })
+	return est, nil
+}
+
+// cents rounds half up to the cent. Rounding to a millionth first keeps
+// binary noise (0.0225 x 730 = 16.424999...) from turning 16.425 into 16.42.
+func cents(v float64) float64 { return math.Round(math.Round(v*1e6)/1e4) / 100 }
+
+// usd formats a computed amount; fnum formats an input as written.
+func usd(v float64) string  { return strconv.FormatFloat(cents(v), 'f', 2, 64) }
+func fnum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// count formats a quantity with its noun.
+func count(n float64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fnum(n) + " " + many
+}
+
+func (e *estimator) fail(format string, args ...any) {
+	e.errs = append(e.errs, fmt.Errorf(format, args...))
+}
+
+// price returns a unit price; a missing one is an error naming the key and
+// the price file, never a silent zero.
+func (e *estimator) price(key string) float64 {
+	p, ok := e.prices.Prices[key]
+	if !ok {
+		e.fail("cost: no price %q for %s in %s", key, e.prices.Region, pricesFile)
+		return 0
+	}
+	return p.USD
+}
+
+func (e *estimator) unit(key string) string { return e.prices.Prices[key].Unit }
+
+func (e *estimator) assume(key string) float64 {
+	a, ok := e.usage[key]
+	if !ok {
+		e.fail("cost: assumption %q missing", key)
+		return 0
+	}
+	e.used[key] = true
+	return a.Value
+}
+
+func (e *estimator) add(component, item string, monthly float64, arithmetic string, keys ...string) {
+	e.lines = append(e.lines, newLine(component, item, arithmetic, monthly, keys...))
+}
+
+func newLine(component, item, arithmetic string, monthly float64, keys ...string) costLine {
+	return costLine{Component: component, Item: item, Arithmetic: arithmetic, Monthly: monthly, PriceKeys: keys}
+}
+
+// hourly adds "<price> USD/hour x <qty> <noun> x 730 h = <monthly>".
+func (e *estimator) hourly(component, item, key string, qty float64, one, many, note string) {
+	p := e.price(key)
+	m := p * qty * hoursPerMonth
+	q := count(qty, one, many)
+	if note != "" {
+		q += " " + note
+	}
+	e.add(component, item, m, fmt.Sprintf("%s USD/%s x %s x %s h = %s", fnum(p), e.unit(key), q, fnum(hoursPerMonth), usd(m)), key)
+}
+
+// monthly adds "<price> USD/<unit> x <qty> <noun> = <monthly>" for prices
+// already per month.
+func (e *estimator) monthly(component, item, key string, qty float64, one, many, note string) {
+	p := e.price(key)
+	m := p * qty
+	q := count(qty, one, many)
+	if note != "" {
+		q += " " + note
+	}
+	e.add(component, item, m, fmt.Sprintf("%s USD/%s x %s = %s", fnum(p), e.unit(key), q, usd(m)), key)
+}
+
+// perUnit adds "<price> USD/<unit> x <qty> <what> = <monthly>" for usage
+// quantities.
+func (e *estimator) perUnit(component, item, key string, qty float64, what string) {
+	p := e.price(key)
+	m := p * qty
+	e.add(component, item, m, fmt.Sprintf("%s USD/%s x %s %s = %s", fnum(p), e.unit(key), fnum(qty), what, usd(m)), key)
+}
+
+// componentOf names the program component a resource belongs to from its
+// parent's URN (urn:pulumi:<stack>::<project>::<type chain>::<name>).
+func componentOf(parentURN string) string {
+	parts := strings.Split(parentURN, "::")
+	if len(parts) < 4 {
+		return "stack"
+	}
+	name := parts[len(parts)-1]
+	chain := strings.Split(parts[len(parts)-2], "$")
+	typ := chain[len(chain)-1]
+	if typ == "pulumi:pulumi:Stack" {
+		return "stack"
+	}
+	if mod := strings.Split(typ, ":"); len(mod) == 3 && mod[1] == "service" {
+		return "service:" + name
+	}
+	return name
+}
+
+// The engine carries every value as plain Go data; these read it.
+
+func field(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func text(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// number reads a number the engine may carry as float64, int or string
+// (task CPU and memory are strings).
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case string:
+		f, err := strconv.ParseFloat(n, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func flag(v any) bool {
+	b, _ := v.(bool)
+	return b
+}
+
+func (e *estimator) ofType(typ string) []costResource {
+	var out []costResource
+	for _, r := range e.resources {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkRegion refuses to price a stack whose AWS provider targets another
+// region than the price table.
+func (e *estimator) checkRegion() {
+	for _, p := range e.ofType("pulumi:providers:aws") {
+		if r := text(p.Inputs["region"]); r != "" && r != e.prices.Region {
+			e.fail("cost: provider %s targets %s, prices are for %s", p.Name, r, e.prices.Region)
+		}
+	}
+}
+
+// awsxNatGateways prices what an awsx VPC creates but the mock engine does
+// not register (its children live in the awsx plugin): awsx v2.21.0
+// (awsx/ec2/vpc.ts, shouldCreateNatGateway) makes one NAT gateway for
+// "Single", one per zone for "OnePerAz" (the default) and none for "None",
+// each with a new Elastic IP unless elasticIpAllocationIds are given (those
+// addresses cost the same). It returns the number of gateways.
+func (e *estimator) awsxNatGateways(r costResource, c string) int {
+	zones := len(list(r.Inputs["availabilityZoneNames"]))
+	if zones == 0 {
+		// getDefaultAzs in the same file: 3 unless numberOfAvailabilityZones.
+		zones = 3
+		if n, ok := number(r.Inputs["numberOfAvailabilityZones"]); ok {
+			zones = int(n)
+		}
+	}
+	strategy := text(field(r.Inputs, "natGateways", "strategy"))
+	if strategy == "" {
+		strategy = "OnePerAz"
+	}
+	var n int
+	switch strings.ToLower(strategy) {
+	case "none":
+		return 0
+	case "single":
+		n = 1
+	case "oneperaz":
+		n = zones
+	default:
+		e.fail("cost: VPC %s: unknown NAT gateway strategy %q", r.Name, strategy)
+		return 0
+	}
+	note := fmt.Sprintf("(awsx strategy %s, %d zones)", strategy, zones)
+	e.hourly(c, "NAT gateway hours", "nat-gateway.hour", float64(n), "NAT gateway", "NAT gateways", note)
+	e.hourly(c, "NAT gateway public IPv4", "public-ipv4.hour", float64(n), "Elastic IP", "Elastic IPs", "(one per NAT gateway)")
+	return n
+}
+
+// loadBalancer prices an ALB: hours, capacity units, and, when it faces the
+// internet, its public IPv4 addresses. The public IPv4 charge covers the
+// addresses AWS services manage for you, every type except BYOIP ("Identify
+// and optimize public IPv4 address usage on AWS", AWS Networking & Content
+// Delivery blog); an ALB node holds one address per zone it spans.
+func (e *estimator) loadBalancer(r costResource, c string) {
+	if typ := text(r.Inputs["loadBalancerType"]); typ != "" && typ != "application" {
+		e.fail("cost: load balancer %s: no price for type %q in %s", r.Name, typ, pricesFile)
+		return
+	}
+	e.hourly(c, "ALB hours", "alb.hour", 1, "load balancer", "load balancers", "")
+	lcu := e.assume("albLcu")
+	p := e.price("alb.lcu")
+	m := p * lcu * hoursPerMonth
+	e.add(c, "ALB capacity units", m,
+		fmt.Sprintf("%s USD/LCU-hour x %s LCU (albLcu) x %s h = %s", fnum(p), fnum(lcu), fnum(hoursPerMonth), usd(m)), "alb.lcu")
+	if flag(r.Inputs["internal"]) {
+		return
+	}
+	zones := len(list(r.Inputs["subnets"]))
+	if z := len(list(r.Inputs["subnetMappings"])); z > zones {
+		zones = z
+	}
+	if zones == 0 {
+		e.fail("cost: load balancer %s: cannot count its zones (no subnets)", r.Name)
+		return
+	}
+	e.hourly(c, "ALB public IPv4", "public-ipv4.hour", float64(zones), "address", "addresses", "(one per subnet)")
+}
+
+// ec2Instance prices an instance, its EBS volumes and its public address.
+func (e *estimator) ec2Instance(r costResource, c string) {
+	typ := text(r.Inputs["instanceType"])
+	if _, ok := e.prices.Prices["ec2."+typ]; !ok {
+		e.fail("cost: instance %s: no price for instance type %q in %s (key ec2.%s)", r.Name, typ, pricesFile, typ)
+		return
+	}
+	e.hourly(c, "EC2 "+typ, "ec2."+typ, 1, "instance", "instances", "")
+	root := field(r.Inputs, "rootBlockDevice")
+	size, ok := number(field(root, "volumeSize"))
+	note := "(root volume)"
+	if !ok {
+		// An unset size takes the AMI's snapshot size; Amazon Linux AMIs,
+		// which NAT instances use, ship 8 GiB. Set volumeSize to be exact.
+		size, note = 8, "(root volume; size unset, 8 GiB assumed)"
+	}
+	e.volume(r, c, text(field(root, "volumeType")), size, note)
+	for _, dev := range list(r.Inputs["ebsBlockDevices"]) {
+		if s, ok := number(field(dev, "volumeSize")); ok {
+			e.volume(r, c, text(field(dev, "volumeType")), s, "(EBS volume)")
+		}
+	}
+	if flag(r.Inputs["associatePublicIpAddress"]) {
+		e.hourly(c, "EC2 public IPv4", "public-ipv4.hour", 1, "address", "addresses", "")
+	}
+}
+
+func (e *estimator) volume(r costResource, c, typ string, size float64, note string) {
+	if typ == "" {
+		typ = "gp3" // what current AMIs map their root volume to; gp2 is priced if set
+	}
+	if _, ok := e.prices.Prices["ebs."+typ]; !ok {
+		e.fail("cost: instance %s: no price for EBS volume type %q in %s", r.Name, typ, pricesFile)
+		return
+	}
+	e.monthly(c, "EBS "+typ, "ebs."+typ, size, "GB", "GB", note)
+}
+
+// taskShare is how many tasks of a service run on one capacity provider.
+type taskShare struct {
+	onDemand, spot float64
+	split          string
+}
+
+// splitTasks places n tasks as a capacity provider strategy says
+// (CapacityProviderStrategyItem, ECS API reference): base tasks, at most one
+// provider having a base, run on that provider first; weights share the rest
+// by relative percentage. Shares may be fractional: the estimate keeps the
+// weight ratio. FARGATE_SPOT runs ARM64 tasks too, on platform 1.4.0+.
+func splitTasks(n float64, strategy []any) taskShare {
+	if len(strategy) == 0 {
+		return taskShare{onDemand: n, split: "launch type FARGATE"}
+	}
+	type entry struct {
+		provider     string
+		base, weight float64
+	}
+	var entries []entry
+	var placed, weights float64
+	share := taskShare{}
+	give := func(provider string, tasks float64) {
+		if provider == "FARGATE_SPOT" {
+			share.spot += tasks
+		} else {
+			share.onDemand += tasks
+		}
+	}
+	var parts []string
+	for _, s := range strategy {
+		p := text(field(s, "capacityProvider"))
+		base, _ := number(field(s, "base"))
+		weight, _ := number(field(s, "weight"))
+		entries = append(entries, entry{p, base, weight})
+		if base > 0 {
+			b := math.Min(base, n-placed)
+			give(p, b)
+			placed += b
+			parts = append(parts, fmt.Sprintf("base %s on %s", fnum(base), p))
+		}
+		weights += weight
+	}
+	rest := n - placed
+	var ratio []string
+	for _, en := range entries {
+		if weights > 0 {
+			give(en.provider, rest*en.weight/weights)
+		}
+		ratio = append(ratio, fmt.Sprintf("%s %s", en.provider, fnum(en.weight)))
+	}
+	parts = append(parts, fmt.Sprintf("%s more by weight %s", fnum(rest), strings.Join(ratio, " : ")))
+	share.split = strings.Join(parts, ", ")
+	return share
+}
+
+// ecsService prices a Fargate service's tasks at its desired count, and
+// adds to the ceiling what they cost at the autoscaling maximum.
+func (e *estimator) ecsService(r costResource, c string) {
+	launch := text(r.Inputs["launchType"])
+	if launch == "EC2" || launch == "EXTERNAL" {
+		return // the instances are priced themselves
+	}
+	name := text(r.Inputs["name"])
+	if name == "" {
+		name = text(r.Outputs["name"])
+	}
+	task, ok := e.taskDefinition(text(r.Inputs["taskDefinition"]))
+	if !ok {
+		e.fail("cost: service %s: task definition %q not registered", r.Name, text(r.Inputs["taskDefinition"]))
+		return
+	}
+	cpuUnits, okCPU := number(task.Inputs["cpu"])
+	memMiB, okMem := number(task.Inputs["memory"])
+	if !okCPU || !okMem {
+		e.fail("cost: service %s: task definition %s has no task-level cpu/memory", r.Name, task.Name)
+		return
+	}
+	// Fargate bills vCPU (1024 CPU units each) and GB (1024 MiB each).
+	vcpu, gb := cpuUnits/1024, memMiB/1024
+	arch := text(field(task.Inputs, "runtimePlatform", "cpuArchitecture"))
+	if arch == "" {
+		arch = "X86_64"
+	}
+	prefix := "fargate." + strings.ToLower(arch)
+	if _, ok := e.prices.Prices[prefix+".vcpu"]; !ok {
+		e.fail("cost: service %s: no Fargate price for CPU architecture %q in %s", r.Name, arch, pricesFile)
+		return
+	}
+	strategy := list(r.Inputs["capacityProviderStrategies"])
+	if len(strategy) == 0 && launch == "" {
+		strategy = e.clusterDefaultStrategy()
+	}
+	desired, _ := number(r.Inputs["desiredCount"]) // unset: 0, the provider's default
+	maxTasks := desired
+	for _, t := range e.ofType("aws:appautoscaling/target:Target") {
+		if strings.HasSuffix(text(t.Inputs["resourceId"]), "/"+name) && text(t.Inputs["scalableDimension"]) == "ecs:service:DesiredCount" {
+			if m, ok := number(t.Inputs["maxCapacity"]); ok {
+				maxTasks = m
+			}
+		}
+	}
+	ephemeral, _ := number(field(task.Inputs, "ephemeralStorage", "sizeInGib"))
+	publicIP := flag(field(r.Inputs, "networkConfiguration", "assignPublicIp"))
+	serviceConnect := flag(field(r.Inputs, "serviceConnectConfiguration", "enabled"))
+
+	lines := func(tasks float64) []costLine {
+		share := splitTasks(tasks, strategy)
+		pv, pm := e.price(prefix+".vcpu"), e.price(prefix+".memory")
+		perTask := vcpu*pv + gb*pm
+		rate := fmt.Sprintf("(%s vCPU x %s + %s GB x %s) USD/hour", fnum(vcpu), fnum(pv), fnum(gb), fnum(pm))
+		split := func(n float64) string {
+			return fmt.Sprintf("(%s of %s: %s)", fnum(n), count(tasks, "task", "tasks"), share.split)
+		}
+		var out []costLine
+		if share.onDemand > 0 || share.spot == 0 {
+			m := perTask * share.onDemand * hoursPerMonth
+			out = append(out, newLine(c, "Fargate "+arch+" tasks, on-demand",
+				fmt.Sprintf("%s x %s x %s h = %s %s", rate, count(share.onDemand, "task", "tasks"), fnum(hoursPerMonth), usd(m),
+					split(share.onDemand)),
+				m, prefix+".vcpu", prefix+".memory"))
+		}
+		if share.spot > 0 {
+			d := e.assume("fargateSpotDiscount")
+			m := perTask * (1 - d) * share.spot * hoursPerMonth
+			out = append(out, newLine(c, "Fargate "+arch+" tasks, Spot",
+				fmt.Sprintf("%s x (1 - %s fargateSpotDiscount) x %s x %s h = %s %s", rate, fnum(d),
+					count(share.spot, "task", "tasks"), fnum(hoursPerMonth), usd(m), split(share.spot)),
+				m, prefix+".vcpu", prefix+".memory"))
+		}
+		if extra := ephemeral - 20; extra > 0 {
+			p := e.price("fargate.ephemeral-storage")
+			m := p * extra * tasks * hoursPerMonth
+			out = append(out, newLine(c, "Fargate ephemeral storage beyond 20 GB",
+				fmt.Sprintf("%s USD/GB-hour x %s GB x %s x %s h = %s", fnum(p), fnum(extra), count(tasks, "task", "tasks"), fnum(hoursPerMonth), usd(m)),
+				m, "fargate.ephemeral-storage"))
+		}
+		if publicIP {
+			p := e.price("public-ipv4.hour")
+			m := p * tasks * hoursPerMonth
+			out = append(out, newLine(c, "Task public IPv4",
+				fmt.Sprintf("%s USD/address-hour x %s (assignPublicIp) x %s h = %s", fnum(p), count(tasks, "address", "addresses"), fnum(hoursPerMonth), usd(m)),
+				m, "public-ipv4.hour"))
+		}
+		if serviceConnect {
+			p := e.price("cloudmap.instance")
+			m := p * tasks
+			out = append(out, newLine(c, "Cloud Map instances (Service Connect)",
+				fmt.Sprintf("%s USD/instance-month x %s = %s", fnum(p), count(tasks, "registered task", "registered tasks"), usd(m)),
+				m, "cloudmap.instance"))
+		}
+		return out
+	}
+	steady := lines(desired)
+	e.lines = append(e.lines, steady...)
+	if maxTasks > desired {
+		for _, l := range lines(maxTasks) {
+			e.ceilingExtra += l.Monthly
+		}
+		for _, l := range steady {
+			e.ceilingExtra -= l.Monthly
+		}
+	}
+}
+
+// taskDefinition finds the task definition a service names by ARN, family
+// or logical name.
+func (e *estimator) taskDefinition(ref string) (costResource, bool) {
+	for _, t := range e.ofType("aws:ecs/taskDefinition:TaskDefinition") {
+		if ref != "" && (ref == text(t.Outputs["arn"]) || ref == text(t.Inputs["family"]) || ref == t.Name) {
+			return t, true
+		}
+	}
+	return costResource{}, false
+}
+
+// clusterDefaultStrategy is the strategy a service without its own uses.
+func (e *estimator) clusterDefaultStrategy() []any {
+	for _, cp := range e.ofType("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders") {
+		if s := list(cp.Inputs["defaultCapacityProviderStrategies"]); len(s) > 0 {
+			return s
+		}
+	}
+	return nil
+}
+
+// containerInsights prices a cluster's Container Insights metrics and
+// performance logs when its settings turn them on. "enhanced" adds task- and
+// container-level metrics with a pricing of its own that the table lacks; it
+// is priced like "enabled" here, so read that line as a floor.
+func (e *estimator) containerInsights(r costResource, c string) {
+	mode := ""
+	for _, s := range list(r.Inputs["settings"]) {
+		if text(field(s, "name")) == "containerInsights" {
+			mode = text(field(s, "value"))
+		}
+	}
+	if mode != "enabled" && mode != "enhanced" {
+		return
+	}
+	services := 0.0
+	for _, s := range e.ofType("aws:ecs/service:Service") {
+		if cl := text(s.Inputs["cluster"]); cl != "" && (cl == text(r.Outputs["arn"]) || cl == text(r.Outputs["name"]) || cl == r.Name) {
+			services++
+		}
+	}
+	if services == 0 {
+		return
+	}
+	perService := e.assume("containerInsightsMetricsPerService")
+	p := e.price("cloudwatch.metric")
+	m := p * perService * services
+	e.add(c, "Container Insights metrics ("+mode+")", m,
+		fmt.Sprintf("%s USD/metric-month x %s metrics per service (containerInsightsMetricsPerService) x %s = %s",
+			fnum(p), fnum(perService), count(services, "service", "services"), usd(m)), "cloudwatch.metric")
+	gb := e.assume("containerInsightsLogGB")
+	pl := e.price("cloudwatch.logs.ingestion")
+	ml := pl * gb * services
+	e.add(c, "Container Insights performance logs", ml,
+		fmt.Sprintf("%s USD/GB x %s GB/month per service (containerInsightsLogGB) x %s = %s",
+			fnum(pl), fnum(gb), count(services, "service", "services"), usd(ml)), "cloudwatch.logs.ingestion")
+}
+
+// database prices an RDS instance and its storage; Multi-AZ bills both for
+// the standby too ("Multi-AZ DB instances" in "On-Demand DB instances for
+// Amazon RDS", RDS user guide). Backup storage up to the provisioned size is
+// free, so it is not counted.
+func (e *estimator) database(r costResource, c string) {
+	engine := text(r.Inputs["engine"])
+	if engine != "postgres" {
+		e.fail("cost: database %s: no prices for RDS engine %q in %s", r.Name, engine, pricesFile)
+		return
+	}
+	class := text(r.Inputs["instanceClass"])
+	key := "rds.postgres." + class
+	if _, ok := e.prices.Prices[key]; !ok {
+		e.fail("cost: database %s: no price for instance class %q in %s (key %s)", r.Name, class, pricesFile, key)
+		return
+	}
+	copies, note := 1.0, "(Single-AZ)"
+	if flag(r.Inputs["multiAz"]) {
+		copies, note = 2, "(Multi-AZ: primary + standby)"
+	}
+	e.hourly(c, "RDS "+class, key, copies, "instance", "instances", note)
+	storage := text(r.Inputs["storageType"])
+	if storage == "" {
+		storage = "gp2" // the RDS API default when no type and no IOPS are given
+	}
+	skey := "rds.storage." + storage
+	if _, ok := e.prices.Prices[skey]; !ok {
+		e.fail("cost: database %s: no price for storage type %q in %s", r.Name, storage, pricesFile)
+		return
+	}
+	gb, _ := number(r.Inputs["allocatedStorage"])
+	p := e.price(skey)
+	m := p * gb * copies
+	e.add(c, "RDS storage "+storage, m,
+		fmt.Sprintf("%s USD/GB-month x %s GB x %s %s = %s", fnum(p), fnum(gb), fnum(copies), note, usd(m)), skey)
+	if flag(r.Inputs["manageMasterUserPassword"]) {
+		e.monthly(c, "RDS-managed master secret", "secretsmanager.secret", 1, "secret", "secrets", "(manageMasterUserPassword)")
+	}
+}
+
+func (e *estimator) hasManagedSecret() bool {
+	for _, r := range e.ofType("aws:rds/instance:Instance") {
+		if flag(r.Inputs["manageMasterUserPassword"]) {
+			return true
+		}
+	}
+	return false
+}
+
+// metricAlarm prices an alarm per metric it evaluates; a period under 60 s
+// makes it high-resolution.
+func (e *estimator) metricAlarm(r costResource, c string) {
+	metrics := 0.0
+	for _, q := range list(r.Inputs["metricQueries"]) {
+		if field(q, "metric") != nil {
+			metrics++
+		}
+	}
+	if metrics == 0 {
+		metrics = 1
+	}
+	key, kind := "cloudwatch.alarm.standard", "standard"
+	if p, ok := number(r.Inputs["period"]); ok && p < 60 {
+		key, kind = "cloudwatch.alarm.high-resolution", "high-resolution"
+	}
+	e.monthly(c, "CloudWatch alarm "+r.Name+" ("+kind+")", key, metrics, "alarm metric", "alarm metrics", "")
+}
+
+// scalingPolicy prices the alarms Application Auto Scaling creates for a
+// target tracking policy; step scaling uses alarms the program registers.
+func (e *estimator) scalingPolicy(r costResource, c string) {
+	if text(r.Inputs["policyType"]) != "TargetTrackingScaling" {
+		return
+	}
+	n := e.assume("alarmsPerTargetTrackingPolicy")
+	e.monthly(c, "Target tracking alarms of "+r.Name, "cloudwatch.alarm.standard", n, "alarm", "alarms", "(alarmsPerTargetTrackingPolicy)")
+}
+
+// logGroup prices a log group's ingestion and storage; what writes to it
+// sets the assumption and the price.
+func (e *estimator) logGroup(r costResource, c string) {
+	name := text(r.Inputs["name"])
+	if name == "" {
+		name = text(r.Outputs["name"])
+	}
+	key, ingest := "appLogGB", "cloudwatch.logs.ingestion"
+	switch {
+	case strings.HasPrefix(name, "/aws/ecs/containerinsights/"):
+		return // priced with the cluster
+	case strings.HasPrefix(name, "/aws/rds/"):
+		key = "rdsLogGB"
+	case e.flowLogDestination(r):
+		key, ingest = "flowLogGB", "cloudwatch.logs.vended"
+	}
+	gb := e.assume(key)
+	p := e.price(ingest)
+	m := p * gb
+	e.add(c, "Log ingestion "+name, m,
+		fmt.Sprintf("%s USD/GB x %s GB/month (%s) = %s", fnum(p), fnum(gb), key, usd(m)), ingest)
+
+	days, _ := number(r.Inputs["retentionInDays"])
+	kept := fmt.Sprintf("%s days retention", fnum(days))
+	if days <= 0 {
+		// Never expires: the stored volume grows without bound; a year of
+		// it shows the order of magnitude.
+		days, kept = 365, "never expires, one year shown"
+	}
+	stored := gb * days / daysPerMonth
+	ps := e.price("cloudwatch.logs.storage")
+	ms := ps * stored
+	e.add(c, "Log storage "+name, ms,
+		fmt.Sprintf("%s USD/GB-month x %.3f GB kept (%s GB/month x %s / %.2f days) = %s",
+			fnum(ps), stored, fnum(gb), kept, daysPerMonth, usd(ms)), "cloudwatch.logs.storage")
+}
+
+// flowLogDestination reports whether a VPC flow log writes to the group.
+func (e *estimator) flowLogDestination(group costResource) bool {
+	arn := text(group.Outputs["arn"])
+	for _, f := range e.ofType("aws:ec2/flowLog:FlowLog") {
+		if d := text(f.Inputs["logDestination"]); d != "" && (d == arn || strings.TrimSuffix(d, ":*") == arn) {
+			return true
+		}
+	}
+	return false
+}
