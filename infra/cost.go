@@ -256,6 +256,12 @@ var freeTypes = map[string]string{
 	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":                                     "no charge",
 	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "SSE-S3 has no charge",
 	"aws:secretsmanager/secretVersion:SecretVersion":                                             "the secret is priced per month, versions included",
+	"aws:ec2/route:Route":                                                                        "no charge",
+	"aws:ec2/routeTable:RouteTable":                                                              "no charge",
+	"aws:ec2/routeTableAssociation:RouteTableAssociation":                                        "no charge",
+	"aws:ec2/eipAssociation:EipAssociation":                                                      "the Elastic IP is priced",
+	"aws:iam/instanceProfile:InstanceProfile":                                                    "IAM has no charge",
+	"aws:iam/rolePolicyAttachment:RolePolicyAttachment":                                          "IAM has no charge",
 	"aws:servicediscovery/httpNamespace:HttpNamespace":                                           "priced per registered instance, on the services that register",
 }
 

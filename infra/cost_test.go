@@ -155,6 +155,11 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 			},
 		},
 		{
+			name:      "no NAT gateway: no NAT line and no natGB",
+			resources: []recorded{awsxVpc("None", "us-east-1a", "us-east-1b")},
+			want:      nil,
+		},
+		{
 			name: "x86 task, 0.25 vCPU / 0.5 GB, on-demand, scaling to 4",
 			resources: []recorded{
 				taskDef("catalog", "256", "512", "X86_64"),
@@ -345,6 +350,9 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 			}
 			est := estimateOf(t, usage, tt.resources...)
 			checkLines(t, est, tt.want)
+			if tt.want == nil && len(est.Lines) > 0 {
+				t.Errorf("got lines, want none:\n%s", dump(est))
+			}
 			sum := 0.0
 			for _, l := range est.Lines {
 				sum += l.Monthly
