@@ -220,14 +220,6 @@ type costEstimate struct {
 	Ceiling float64
 }
 
-// costResource is what the estimate reads of a registered resource.
-type costResource struct {
-	Type, Name string
-	// Parent is the parent's URN; it names the component.
-	Parent          string
-	Inputs, Outputs map[string]any
-}
-
 // freeTypes cost nothing by themselves, or are priced through another
 // resource; why says which.
 var freeTypes = map[string]string{
@@ -293,7 +285,7 @@ type estimator struct {
 	prices    priceTable
 	usage     map[string]assumption
 	used      map[string]bool
-	resources []costResource
+	resources []recorded
 	lines     []costLine
 	// ceilingExtra is what the services add at their autoscaling maximum.
 	ceilingExtra float64
@@ -301,7 +293,7 @@ type estimator struct {
 }
 
 // estimateResources prices the resources of one program run.
-func estimateResources(resources []costResource, prices priceTable, usage map[string]assumption) (costEstimate, error) {
+func estimateResources(resources []recorded, prices priceTable, usage map[string]assumption) (costEstimate, error) {
 	e := &estimator{prices: prices, usage: usage, used: map[string]bool{}, resources: resources}
 
 	var unclassified []string
@@ -521,17 +513,6 @@ func componentOf(parentURN string) string {
 
 // The engine carries every value as plain Go data; these read it.
 
-func field(v any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
-}
-
 func text(v any) string {
 	if v == nil {
 		return ""
@@ -554,18 +535,13 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-func list(v any) []any {
-	l, _ := v.([]any)
-	return l
-}
-
 func flag(v any) bool {
 	b, _ := v.(bool)
 	return b
 }
 
-func (e *estimator) ofType(typ string) []costResource {
-	var out []costResource
+func (e *estimator) ofType(typ string) []recorded {
+	var out []recorded
 	for _, r := range e.resources {
 		if r.Type == typ {
 			out = append(out, r)
@@ -590,8 +566,8 @@ func (e *estimator) checkRegion() {
 // "Single", one per zone for "OnePerAz" (the default) and none for "None",
 // each with a new Elastic IP unless elasticIpAllocationIds are given (those
 // addresses cost the same). It returns the number of gateways.
-func (e *estimator) awsxNatGateways(r costResource, c string) int {
-	zones := len(list(r.Inputs["availabilityZoneNames"]))
+func (e *estimator) awsxNatGateways(r recorded, c string) int {
+	zones := len(asSlice(r.Inputs["availabilityZoneNames"]))
 	if zones == 0 {
 		// getDefaultAzs in the same file: 3 unless numberOfAvailabilityZones.
 		zones = 3
@@ -599,7 +575,7 @@ func (e *estimator) awsxNatGateways(r costResource, c string) int {
 			zones = int(n)
 		}
 	}
-	strategy := text(field(r.Inputs, "natGateways", "strategy"))
+	strategy := text(dig(r.Inputs, "natGateways", "strategy"))
 	if strategy == "" {
 		strategy = "OnePerAz"
 	}
@@ -626,7 +602,7 @@ func (e *estimator) awsxNatGateways(r costResource, c string) int {
 // addresses AWS services manage for you, every type except BYOIP ("Identify
 // and optimize public IPv4 address usage on AWS", AWS Networking & Content
 // Delivery blog); an ALB node holds one address per zone it spans.
-func (e *estimator) loadBalancer(r costResource, c string) {
+func (e *estimator) loadBalancer(r recorded, c string) {
 	if typ := text(r.Inputs["loadBalancerType"]); typ != "" && typ != "application" {
 		e.fail("cost: load balancer %s: no price for type %q in %s", r.Name, typ, pricesFile)
 		return
@@ -640,8 +616,8 @@ func (e *estimator) loadBalancer(r costResource, c string) {
 	if flag(r.Inputs["internal"]) {
 		return
 	}
-	zones := len(list(r.Inputs["subnets"]))
-	if z := len(list(r.Inputs["subnetMappings"])); z > zones {
+	zones := len(asSlice(r.Inputs["subnets"]))
+	if z := len(asSlice(r.Inputs["subnetMappings"])); z > zones {
 		zones = z
 	}
 	if zones == 0 {
@@ -652,25 +628,25 @@ func (e *estimator) loadBalancer(r costResource, c string) {
 }
 
 // ec2Instance prices an instance, its EBS volumes and its public address.
-func (e *estimator) ec2Instance(r costResource, c string) {
+func (e *estimator) ec2Instance(r recorded, c string) {
 	typ := text(r.Inputs["instanceType"])
 	if _, ok := e.prices.Prices["ec2."+typ]; !ok {
 		e.fail("cost: instance %s: no price for instance type %q in %s (key ec2.%s)", r.Name, typ, pricesFile, typ)
 		return
 	}
 	e.hourly(c, "EC2 "+typ, "ec2."+typ, 1, "instance", "instances", "")
-	root := field(r.Inputs, "rootBlockDevice")
-	size, ok := number(field(root, "volumeSize"))
+	root := dig(r.Inputs, "rootBlockDevice")
+	size, ok := number(dig(root, "volumeSize"))
 	note := "(root volume)"
 	if !ok {
 		// An unset size takes the AMI's snapshot size; Amazon Linux AMIs,
 		// which NAT instances use, ship 8 GiB. Set volumeSize to be exact.
 		size, note = 8, "(root volume; size unset, 8 GiB assumed)"
 	}
-	e.volume(r, c, text(field(root, "volumeType")), size, note)
-	for _, dev := range list(r.Inputs["ebsBlockDevices"]) {
-		if s, ok := number(field(dev, "volumeSize")); ok {
-			e.volume(r, c, text(field(dev, "volumeType")), s, "(EBS volume)")
+	e.volume(r, c, text(dig(root, "volumeType")), size, note)
+	for _, dev := range asSlice(r.Inputs["ebsBlockDevices"]) {
+		if s, ok := number(dig(dev, "volumeSize")); ok {
+			e.volume(r, c, text(dig(dev, "volumeType")), s, "(EBS volume)")
 		}
 	}
 	if flag(r.Inputs["associatePublicIpAddress"]) {
@@ -678,7 +654,7 @@ func (e *estimator) ec2Instance(r costResource, c string) {
 	}
 }
 
-func (e *estimator) volume(r costResource, c, typ string, size float64, note string) {
+func (e *estimator) volume(r recorded, c, typ string, size float64, note string) {
 	if typ == "" {
 		typ = "gp3" // what current AMIs map their root volume to; gp2 is priced if set
 	}
@@ -720,9 +696,9 @@ func splitTasks(n float64, strategy []any) taskShare {
 	}
 	var parts []string
 	for _, s := range strategy {
-		p := text(field(s, "capacityProvider"))
-		base, _ := number(field(s, "base"))
-		weight, _ := number(field(s, "weight"))
+		p := text(dig(s, "capacityProvider"))
+		base, _ := number(dig(s, "base"))
+		weight, _ := number(dig(s, "weight"))
 		entries = append(entries, entry{p, base, weight})
 		if base > 0 {
 			b := math.Min(base, n-placed)
@@ -747,7 +723,7 @@ func splitTasks(n float64, strategy []any) taskShare {
 
 // ecsService prices a Fargate service's tasks at its desired count, and
 // adds to the ceiling what they cost at the autoscaling maximum.
-func (e *estimator) ecsService(r costResource, c string) {
+func (e *estimator) ecsService(r recorded, c string) {
 	launch := text(r.Inputs["launchType"])
 	if launch == "EC2" || launch == "EXTERNAL" {
 		return // the instances are priced themselves
@@ -769,7 +745,7 @@ func (e *estimator) ecsService(r costResource, c string) {
 	}
 	// Fargate bills vCPU (1024 CPU units each) and GB (1024 MiB each).
 	vcpu, gb := cpuUnits/1024, memMiB/1024
-	arch := text(field(task.Inputs, "runtimePlatform", "cpuArchitecture"))
+	arch := text(dig(task.Inputs, "runtimePlatform", "cpuArchitecture"))
 	if arch == "" {
 		arch = "X86_64"
 	}
@@ -778,7 +754,7 @@ func (e *estimator) ecsService(r costResource, c string) {
 		e.fail("cost: service %s: no Fargate price for CPU architecture %q in %s", r.Name, arch, pricesFile)
 		return
 	}
-	strategy := list(r.Inputs["capacityProviderStrategies"])
+	strategy := asSlice(r.Inputs["capacityProviderStrategies"])
 	if len(strategy) == 0 && launch == "" {
 		strategy = e.clusterDefaultStrategy()
 	}
@@ -791,9 +767,9 @@ func (e *estimator) ecsService(r costResource, c string) {
 			}
 		}
 	}
-	ephemeral, _ := number(field(task.Inputs, "ephemeralStorage", "sizeInGib"))
-	publicIP := flag(field(r.Inputs, "networkConfiguration", "assignPublicIp"))
-	serviceConnect := flag(field(r.Inputs, "serviceConnectConfiguration", "enabled"))
+	ephemeral, _ := number(dig(task.Inputs, "ephemeralStorage", "sizeInGib"))
+	publicIP := flag(dig(r.Inputs, "networkConfiguration", "assignPublicIp"))
+	serviceConnect := flag(dig(r.Inputs, "serviceConnectConfiguration", "enabled"))
 
 	lines := func(tasks float64) []costLine {
 		share := splitTasks(tasks, strategy)
@@ -856,19 +832,19 @@ func (e *estimator) ecsService(r costResource, c string) {
 
 // taskDefinition finds the task definition a service names by ARN, family
 // or logical name.
-func (e *estimator) taskDefinition(ref string) (costResource, bool) {
+func (e *estimator) taskDefinition(ref string) (recorded, bool) {
 	for _, t := range e.ofType("aws:ecs/taskDefinition:TaskDefinition") {
 		if ref != "" && (ref == text(t.Outputs["arn"]) || ref == text(t.Inputs["family"]) || ref == t.Name) {
 			return t, true
 		}
 	}
-	return costResource{}, false
+	return recorded{}, false
 }
 
 // clusterDefaultStrategy is the strategy a service without its own uses.
 func (e *estimator) clusterDefaultStrategy() []any {
 	for _, cp := range e.ofType("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders") {
-		if s := list(cp.Inputs["defaultCapacityProviderStrategies"]); len(s) > 0 {
+		if s := asSlice(cp.Inputs["defaultCapacityProviderStrategies"]); len(s) > 0 {
 			return s
 		}
 	}
@@ -879,11 +855,11 @@ func (e *estimator) clusterDefaultStrategy() []any {
 // performance logs when its settings turn them on. "enhanced" adds task- and
 // container-level metrics with a pricing of its own that the table lacks; it
 // is priced like "enabled" here, so read that line as a floor.
-func (e *estimator) containerInsights(r costResource, c string) {
+func (e *estimator) containerInsights(r recorded, c string) {
 	mode := ""
-	for _, s := range list(r.Inputs["settings"]) {
-		if text(field(s, "name")) == "containerInsights" {
-			mode = text(field(s, "value"))
+	for _, s := range asSlice(r.Inputs["settings"]) {
+		if text(dig(s, "name")) == "containerInsights" {
+			mode = text(dig(s, "value"))
 		}
 	}
 	if mode != "enabled" && mode != "enhanced" {
@@ -916,7 +892,7 @@ func (e *estimator) containerInsights(r costResource, c string) {
 // the standby too ("Multi-AZ DB instances" in "On-Demand DB instances for
 // Amazon RDS", RDS user guide). Backup storage up to the provisioned size is
 // free, so it is not counted.
-func (e *estimator) database(r costResource, c string) {
+func (e *estimator) database(r recorded, c string) {
 	engine := text(r.Inputs["engine"])
 	if engine != "postgres" {
 		e.fail("cost: database %s: no prices for RDS engine %q in %s", r.Name, engine, pricesFile)
@@ -963,10 +939,10 @@ func (e *estimator) hasManagedSecret() bool {
 
 // metricAlarm prices an alarm per metric it evaluates; a period under 60 s
 // makes it high-resolution.
-func (e *estimator) metricAlarm(r costResource, c string) {
+func (e *estimator) metricAlarm(r recorded, c string) {
 	metrics := 0.0
-	for _, q := range list(r.Inputs["metricQueries"]) {
-		if field(q, "metric") != nil {
+	for _, q := range asSlice(r.Inputs["metricQueries"]) {
+		if dig(q, "metric") != nil {
 			metrics++
 		}
 	}
@@ -982,7 +958,7 @@ func (e *estimator) metricAlarm(r costResource, c string) {
 
 // scalingPolicy prices the alarms Application Auto Scaling creates for a
 // target tracking policy; step scaling uses alarms the program registers.
-func (e *estimator) scalingPolicy(r costResource, c string) {
+func (e *estimator) scalingPolicy(r recorded, c string) {
 	if text(r.Inputs["policyType"]) != "TargetTrackingScaling" {
 		return
 	}
@@ -992,7 +968,7 @@ func (e *estimator) scalingPolicy(r costResource, c string) {
 
 // logGroup prices a log group's ingestion and storage; what writes to it
 // sets the assumption and the price.
-func (e *estimator) logGroup(r costResource, c string) {
+func (e *estimator) logGroup(r recorded, c string) {
 	name := text(r.Inputs["name"])
 	if name == "" {
 		name = text(r.Outputs["name"])
@@ -1028,7 +1004,7 @@ func (e *estimator) logGroup(r costResource, c string) {
 }
 
 // flowLogDestination reports whether a VPC flow log writes to the group.
-func (e *estimator) flowLogDestination(group costResource) bool {
+func (e *estimator) flowLogDestination(group recorded) bool {
 	arn := text(group.Outputs["arn"])
 	for _, f := range e.ofType("aws:ec2/flowLog:FlowLog") {
 		if d := text(f.Inputs["logDestination"]); d != "" && (d == arn || strings.TrimSuffix(d, ":*") == arn) {
@@ -1040,11 +1016,5 @@ func (e *estimator) flowLogDestination(group costResource) bool {
 
 // estimateCost prices one program run of the mock engine.
 func estimateCost(st *stack, prices priceTable, usage map[string]assumption) (costEstimate, error) {
-	resources := make([]costResource, 0, len(st.resources))
-	for _, r := range st.resources {
-		resources = append(resources, costResource{
-			Type: r.Type, Name: r.Name, Parent: r.Parent, Inputs: r.Inputs, Outputs: r.Outputs,
-		})
-	}
-	return estimateResources(resources, prices, usage)
+	return estimateResources(st.resources, prices, usage)
 }
