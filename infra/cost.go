@@ -457,8 +457,10 @@ func (e *estimator) add(component, item string, monthly float64, arithmetic stri
 	e.lines = append(e.lines, newLine(component, item, arithmetic, monthly, keys...))
 }
 
+// newLine keeps the amount in cents, as printed, so a table's lines add up to
+// its total.
 func newLine(component, item, arithmetic string, monthly float64, keys ...string) costLine {
-	return costLine{Component: component, Item: item, Arithmetic: arithmetic, Monthly: monthly, PriceKeys: keys}
+	return costLine{Component: component, Item: item, Arithmetic: arithmetic, Monthly: cents(monthly), PriceKeys: keys}
 }
 
 // hourly adds "<price> USD/hour x <qty> <noun> x 730 h = <monthly>".
