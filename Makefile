@@ -12,8 +12,12 @@ SOAK_DURATION ?= 2m
 FUZZTIME ?= 30s
 STACK ?= dev
 DEPLOY_TIMEOUT ?= 15m
+# make plan: FORMAT=json for one JSON document; ASSUME="key=value key=value"
+# changes the cost estimate's usage assumptions.
+FORMAT ?= text
+ASSUME ?=
 
-.PHONY: help test test-pg17 lint run tools standin stack stack-down smoke e2e soak bench fuzz deploy deploy-check
+.PHONY: help test test-pg17 lint run tools standin stack stack-down smoke e2e soak bench fuzz deploy deploy-check plan plan-docs
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -77,3 +81,15 @@ deploy-check: ## Check that every service of STACK runs the task definition the 
 	@command -v pulumi >/dev/null || { echo "make deploy-check: the Pulumi CLI is not installed" >&2; exit 2; }
 	@mkdir -p out && go build -o out/deploycheck ./infra/deploycheck
 	set -o pipefail; pulumi stack output --json --stack $(STACK) | out/deploycheck -timeout $(DEPLOY_TIMEOUT)
+
+# The real program under the mock engine: no AWS account, no Pulumi CLI, no
+# network. Built once into out/; later runs reuse Go's build cache.
+plan: ## What STACK (dev, or a stack file) would create, its diagram, monthly cost and FSBP controls; FORMAT=json, ASSUME="k=v ..."
+	@mkdir -p out && go build -o out/infra ./infra
+	@out/infra plan -stack $(STACK) $(if $(filter json,$(FORMAT)),-json) $(foreach a,$(ASSUME),-assume $(a))
+
+plan-docs: ## Rewrite the generated diagrams and cost tables of docs/cloud.md and the totals in README.md
+	@mkdir -p out && go build -o out/infra ./infra
+	@for s in dev docs/Pulumi.prod.example.yaml; do \
+	  out/infra plan -stack $$s -write-docs docs/cloud.md -write-docs README.md || exit $$?; \
+	done

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -13,6 +14,10 @@ import (
 )
 
 func main() {
+	// `make plan`: the Pulumi CLI runs the program without arguments.
+	if len(os.Args) > 1 && os.Args[1] == "plan" {
+		os.Exit(runPlan(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	pulumi.Run(program(routing.Services))
 }
 
