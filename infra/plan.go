@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
+	goflag "flag" // cost.go has a func named flag
 	"fmt"
 	"io"
 	"os"
@@ -70,7 +70,7 @@ func runPlan(args []string, stdout, stderr io.Writer) (code int) {
 			code = exitStack
 		}
 	}()
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs := goflag.NewFlagSet("plan", goflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	stackArg := fs.String("stack", "dev", "")
 	asJSON := fs.Bool("json", false, "")
@@ -78,7 +78,7 @@ func runPlan(args []string, stdout, stderr io.Writer) (code int) {
 	fs.Var(&assume, "assume", "")
 	fs.Var(&docs, "write-docs", "")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, goflag.ErrHelp) {
 			fmt.Fprint(stdout, planUsage)
 			return exitOK
 		}
@@ -191,7 +191,14 @@ func makePlan(stackArg string, assume []string) (*plan, error) {
 	}
 	usage, err := parseAssumptions(assume, defaultAssumptions())
 	if err != nil {
-		return nil, usageErr("%s", oneLine(err.Error()))
+		// Every bad -assume is reported, one per line.
+		pe := &planError{code: exitUsage}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				pe.lines = append(pe.lines, "-assume: "+line)
+			}
+		}
+		return nil, pe
 	}
 	// Name the file as the user knows it: from the root when it is in the
 	// repository, else its full path.
@@ -269,6 +276,9 @@ var stackFileName = regexp.MustCompile(`^Pulumi\.([A-Za-z0-9_.-]+?)(\.example)?\
 func resolveStack(root, arg string) (file, name string, err error) {
 	var tried []string
 	candidates := []string{arg, filepath.Join(root, arg)}
+	if filepath.IsAbs(arg) {
+		candidates = []string{arg}
+	}
 	if !strings.ContainsAny(arg, `/\`) && !strings.HasSuffix(arg, ".yaml") {
 		candidates = []string{filepath.Join(root, "Pulumi."+arg+".yaml")}
 	}
