@@ -48,7 +48,7 @@ func usageErr(format string, args ...any) *planError {
 
 func stackErr(lines ...string) *planError { return &planError{exitStack, lines} }
 
-// assumeFlags collects repeated -assume key=value flags.
+// multiFlag collects a flag given several times (-assume, -write-docs).
 type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
