@@ -537,7 +537,8 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-func flag(v any) bool {
+// isTrue reads a boolean input; anything else is false.
+func isTrue(v any) bool {
 	b, _ := v.(bool)
 	return b
 }
@@ -615,7 +616,7 @@ func (e *estimator) loadBalancer(r recorded, c string) {
 	m := p * lcu * hoursPerMonth
 	e.add(c, "ALB capacity units", m,
 		fmt.Sprintf("%s USD/LCU-hour x %s LCU (albLcu) x %s h = %s", fnum(p), fnum(lcu), fnum(hoursPerMonth), usd(m)), "alb.lcu")
-	if flag(r.Inputs["internal"]) {
+	if isTrue(r.Inputs["internal"]) {
 		return
 	}
 	zones := len(asSlice(r.Inputs["subnets"]))
@@ -651,7 +652,7 @@ func (e *estimator) ec2Instance(r recorded, c string) {
 			e.volume(r, c, text(dig(dev, "volumeType")), s, "(EBS volume)")
 		}
 	}
-	if flag(r.Inputs["associatePublicIpAddress"]) {
+	if isTrue(r.Inputs["associatePublicIpAddress"]) {
 		e.hourly(c, "EC2 public IPv4", "public-ipv4.hour", 1, "address", "addresses", "")
 	}
 }
@@ -770,8 +771,8 @@ func (e *estimator) ecsService(r recorded, c string) {
 		}
 	}
 	ephemeral, _ := number(dig(task.Inputs, "ephemeralStorage", "sizeInGib"))
-	publicIP := flag(dig(r.Inputs, "networkConfiguration", "assignPublicIp"))
-	serviceConnect := flag(dig(r.Inputs, "serviceConnectConfiguration", "enabled"))
+	publicIP := isTrue(dig(r.Inputs, "networkConfiguration", "assignPublicIp"))
+	serviceConnect := isTrue(dig(r.Inputs, "serviceConnectConfiguration", "enabled"))
 
 	lines := func(tasks float64) []costLine {
 		share := splitTasks(tasks, strategy)
@@ -907,7 +908,7 @@ func (e *estimator) database(r recorded, c string) {
 		return
 	}
 	copies, note := 1.0, "(Single-AZ)"
-	if flag(r.Inputs["multiAz"]) {
+	if isTrue(r.Inputs["multiAz"]) {
 		copies, note = 2, "(Multi-AZ: primary + standby)"
 	}
 	e.hourly(c, "RDS "+class, key, copies, "instance", "instances", note)
@@ -925,14 +926,14 @@ func (e *estimator) database(r recorded, c string) {
 	m := p * gb * copies
 	e.add(c, "RDS storage "+storage, m,
 		fmt.Sprintf("%s USD/GB-month x %s GB x %s %s = %s", fnum(p), fnum(gb), fnum(copies), note, usd(m)), skey)
-	if flag(r.Inputs["manageMasterUserPassword"]) {
+	if isTrue(r.Inputs["manageMasterUserPassword"]) {
 		e.monthly(c, "RDS-managed master secret", "secretsmanager.secret", 1, "secret", "secrets", "(manageMasterUserPassword)")
 	}
 }
 
 func (e *estimator) hasManagedSecret() bool {
 	for _, r := range e.ofType("aws:rds/instance:Instance") {
-		if flag(r.Inputs["manageMasterUserPassword"]) {
+		if isTrue(r.Inputs["manageMasterUserPassword"]) {
 			return true
 		}
 	}

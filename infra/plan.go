@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	goflag "flag" // cost.go has a func named flag
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -70,7 +70,7 @@ func runPlan(args []string, stdout, stderr io.Writer) (code int) {
 			code = exitStack
 		}
 	}()
-	fs := goflag.NewFlagSet("plan", goflag.ContinueOnError)
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	stackArg := fs.String("stack", "dev", "")
 	asJSON := fs.Bool("json", false, "")
@@ -78,7 +78,7 @@ func runPlan(args []string, stdout, stderr io.Writer) (code int) {
 	fs.Var(&assume, "assume", "")
 	fs.Var(&docs, "write-docs", "")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, goflag.ErrHelp) {
+		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, planUsage)
 			return exitOK
 		}
