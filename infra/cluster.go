@@ -37,10 +37,12 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 		return nil, err
 	}
 	cluster, err := ecs.NewCluster(ctx, name, &ecs.ClusterArgs{
-		// ECS.12: per-task CPU, memory and network metrics.
+		// ECS.12: per-task CPU, memory and network metrics. Billed as
+		// custom metrics per task and service, which dev turns off
+		// (containerInsights: disabled) and so fails ECS.12.
 		Settings: ecs.ClusterSettingArray{&ecs.ClusterSettingArgs{
 			Name:  pulumi.String("containerInsights"),
-			Value: pulumi.String("enabled"),
+			Value: pulumi.String(args.Config.ContainerInsights),
 		}},
 		ServiceConnectDefaults: &ecs.ClusterServiceConnectDefaultsArgs{Namespace: ns.Arn},
 	}, parent)

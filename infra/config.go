@@ -25,9 +25,11 @@ type setting struct {
 // TestPulumiYAMLMatchesDefaults keeps the two in step.
 var settings = map[string]setting{
 	// Network.
-	"availabilityZones": {"2", "integer"},
-	"vpcCidr":           {"10.0.0.0/16", "string"},
-	"natGateways":       {"Single", "string"},
+	"availabilityZones":         {"2", "integer"},
+	"vpcCidr":                   {"10.0.0.0/16", "string"},
+	"natGateways":               {"Single", "string"},
+	"natInstanceType":           {"t4g.nano", "string"},
+	"flowLogAggregationSeconds": {"60", "integer"},
 	// Load balancer.
 	"certificateArn":          {"", "string"},
 	"sslPolicy":               {"ELBSecurityPolicy-TLS13-1-2-2021-06", "string"},
@@ -49,6 +51,7 @@ var settings = map[string]setting{
 	"enableExecuteCommand":          {"false", "boolean"},
 	"logLevel":                      {"info", "string"},
 	"logRetentionDays":              {"7", "integer"},
+	"containerInsights":             {"enabled", "string"},
 	"forceDestroy":                  {"false", "boolean"},
 	"demoData":                      {"false", "boolean"},
 	// Database.
@@ -71,7 +74,13 @@ type Config struct {
 
 	AvailabilityZones int
 	VpcCidr           string
-	NatGateways       string // "Single" or "OnePerAz"
+	NatGateways       string // "Single", "OnePerAz" or "Instance"
+	// NatInstanceType is the EC2 type of the NAT instance (natGateways
+	// Instance): a Graviton type, since the instance runs the arm64 AMI.
+	NatInstanceType string
+	// FlowLogAggregationSeconds is how long the VPC flow log gathers a
+	// flow's packets into one record: 60 or 600.
+	FlowLogAggregationSeconds int
 
 	CertificateArn          string // empty: plain HTTP listener only
 	SslPolicy               string
@@ -91,6 +100,7 @@ type Config struct {
 	EnableExecuteCommand          bool
 	LogLevel                      string
 	LogRetentionDays              int
+	ContainerInsights             string // enhanced, enabled or disabled
 	ForceDestroy                  bool
 	// DemoData has catalog load the demo products (DEMO_DATA=true): dev
 	// stacks only; production fills its catalog through the admin API.
@@ -171,6 +181,20 @@ var tlsPolicies = []string{
 	"ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
 }
 
+// The values of natGateways: awsx's Single and OnePerAz NAT gateway
+// strategies, or one NAT instance the program runs itself.
+const (
+	natSingle   = "Single"
+	natOnePerAz = "OnePerAz"
+	natInstance = "Instance"
+)
+
+// graviton matches the EC2 instance types with an AWS Graviton (arm64)
+// processor: a1, and the families whose attribute letters after the
+// generation start with g (t4g, m7g, c7gn, r6gd, im4gn, is4gen, g5g). x86
+// families put other letters there (m7i, c6a, g4dn) or none (t3, m5).
+var graviton = regexp.MustCompile(`^(a1|[a-z]+[0-9]g[a-z-]*)\.[a-z0-9]+$`)
+
 var rdsIdentifier = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 // CloudWatch Logs accepts only these retention periods (days).
@@ -188,9 +212,11 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		// program passes it on; it is required rather than guessed.
 		Region: config.New(ctx, "aws").Get("region"),
 
-		AvailabilityZones: r.int("availabilityZones"),
-		VpcCidr:           r.str("vpcCidr"),
-		NatGateways:       r.str("natGateways"),
+		AvailabilityZones:         r.int("availabilityZones"),
+		VpcCidr:                   r.str("vpcCidr"),
+		NatGateways:               r.str("natGateways"),
+		NatInstanceType:           r.str("natInstanceType"),
+		FlowLogAggregationSeconds: r.int("flowLogAggregationSeconds"),
 
 		CertificateArn:          r.str("certificateArn"),
 		SslPolicy:               r.str("sslPolicy"),
@@ -212,6 +238,7 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		EnableExecuteCommand:          r.bool("enableExecuteCommand"),
 		LogLevel:                      r.str("logLevel"),
 		LogRetentionDays:              r.int("logRetentionDays"),
+		ContainerInsights:             r.str("containerInsights"),
 		ForceDestroy:                  r.bool("forceDestroy"),
 		DemoData:                      r.bool("demoData"),
 
@@ -256,8 +283,15 @@ func (c Config) validate() []error {
 	prefix, err := netip.ParsePrefix(c.VpcCidr)
 	check(err == nil && prefix.Addr().Is4() && prefix.Bits() >= 16 && prefix.Bits() <= 20,
 		"vpcCidr: got %q, want an IPv4 CIDR from /16 to /20", c.VpcCidr)
-	check(c.NatGateways == "Single" || c.NatGateways == "OnePerAz",
-		"natGateways: got %q, want Single or OnePerAz", c.NatGateways)
+	check(slices.Contains([]string{natSingle, natOnePerAz, natInstance}, c.NatGateways),
+		"natGateways: got %q, want Single, OnePerAz or Instance", c.NatGateways)
+	check(c.NatGateways != natInstance || graviton.MatchString(c.NatInstanceType),
+		"natInstanceType: got %q, want a Graviton (arm64) instance type such as t4g.nano: the NAT instance runs the arm64 Amazon Linux 2023 AMI",
+		c.NatInstanceType)
+	check(c.FlowLogAggregationSeconds == 60 || c.FlowLogAggregationSeconds == 600,
+		"flowLogAggregationSeconds: got %d, want 60 or 600 (the only intervals VPC flow logs offer)", c.FlowLogAggregationSeconds)
+	check(slices.Contains([]string{"enhanced", "enabled", "disabled"}, c.ContainerInsights),
+		"containerInsights: got %q, want enhanced, enabled or disabled", c.ContainerInsights)
 	check(c.CertificateArn == "" || strings.HasPrefix(c.CertificateArn, "arn:"),
 		"certificateArn: got %q, want an ACM certificate ARN or empty", c.CertificateArn)
 	check(slices.Contains(tlsPolicies, c.SslPolicy),

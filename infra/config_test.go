@@ -103,6 +103,7 @@ func TestInvalidConfigIsReportedAtOnce(t *testing.T) {
 		"shop:logRetentionDays":  "10",
 		"shop:dbMultiAz":         "maybe",
 		"shop:fargateWeight":     "0",
+		"shop:fargateSpotWeight": "0",
 	})
 	delete(bad, "aws:region")
 	st, err := runProgram(routing.Services, "dev", bad)
@@ -120,6 +121,59 @@ func TestInvalidConfigIsReportedAtOnce(t *testing.T) {
 		if r.Custom {
 			t.Errorf("got %s %q created from invalid config, want nothing", r.Type, r.Name)
 		}
+	}
+}
+
+// TestConfigValuesAreValidated proves the levers' settings refuse what AWS
+// would refuse, or what the program cannot build, at preview, with a message
+// naming the key.
+func TestConfigValuesAreValidated(t *testing.T) {
+	dev := stackConfig(t, "../Pulumi.dev.yaml")
+	cases := []struct {
+		name    string
+		config  map[string]string
+		wantKey string // "" when the configuration is valid
+	}{
+		{"NAT instance", map[string]string{"shop:natGateways": "Instance"}, ""},
+		{"one NAT gateway", map[string]string{"shop:natGateways": "Single"}, ""},
+		{"NAT gateway per zone", map[string]string{"shop:natGateways": "OnePerAz"}, ""},
+		{"NAT strategy in lower case", map[string]string{"shop:natGateways": "instance"}, "natGateways"},
+		{"no NAT at all", map[string]string{"shop:natGateways": "None"}, "natGateways"},
+		{"Graviton burstable", map[string]string{"shop:natInstanceType": "t4g.micro"}, ""},
+		{"Graviton network-optimised", map[string]string{"shop:natInstanceType": "c7gn.medium"}, ""},
+		{"Graviton2 storage", map[string]string{"shop:natInstanceType": "is4gen.medium"}, ""},
+		{"x86 burstable", map[string]string{"shop:natInstanceType": "t3.nano"}, "natInstanceType"},
+		{"x86 with a g family letter", map[string]string{"shop:natInstanceType": "g4dn.xlarge"}, "natInstanceType"},
+		{"x86 Intel", map[string]string{"shop:natInstanceType": "m7i-flex.large"}, "natInstanceType"},
+		{"not a type", map[string]string{"shop:natInstanceType": "nano"}, "natInstanceType"},
+		// The type matters only when there is an instance to run it.
+		{"x86 type without NAT instance", map[string]string{"shop:natGateways": "OnePerAz", "shop:natInstanceType": "t3.nano"}, ""},
+		{"Container Insights enhanced", map[string]string{"shop:containerInsights": "enhanced"}, ""},
+		{"Container Insights enabled", map[string]string{"shop:containerInsights": "enabled"}, ""},
+		{"Container Insights capitalised", map[string]string{"shop:containerInsights": "Enabled"}, "containerInsights"},
+		{"Container Insights as a boolean", map[string]string{"shop:containerInsights": "true"}, "containerInsights"},
+		{"flow log aggregation 60", map[string]string{"shop:flowLogAggregationSeconds": "60"}, ""},
+		{"flow log aggregation 300", map[string]string{"shop:flowLogAggregationSeconds": "300"}, "flowLogAggregationSeconds"},
+		{"flow log aggregation in minutes", map[string]string{"shop:flowLogAggregationSeconds": "10m"}, "flowLogAggregationSeconds"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := runProgram(routing.Services, "dev", with(dev, c.config))
+			if c.wantKey == "" {
+				if err != nil {
+					t.Fatalf("%v: got error %v, want it accepted", c.config, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.wantKey+": got") {
+				t.Fatalf("%v: got error %v, want one naming %s", c.config, err, c.wantKey)
+			}
+			for _, r := range st.resources {
+				if r.Custom {
+					t.Errorf("got %s %q created from invalid config, want nothing", r.Type, r.Name)
+				}
+			}
+		})
 	}
 }
 
@@ -171,7 +225,7 @@ func TestCapacityStrategy(t *testing.T) {
 		{0, 1, 0, "[{FARGATE 0 1}]"},
 		{0, 1, 3, "[{FARGATE 0 1} {FARGATE_SPOT 0 3}]"},
 		{2, 0, 1, "[{FARGATE 2 0} {FARGATE_SPOT 0 1}]"},
-		{0, 0, 1, "[{FARGATE_SPOT 0 1}]"},
+		{0, 0, 1, "[{FARGATE_SPOT 0 1}]"}, // dev: every task on Spot
 	}
 	for _, c := range cases {
 		got := fmt.Sprint(capacityStrategy(Config{FargateBase: c.base, FargateWeight: c.weight, FargateSpotWeight: c.spot}))

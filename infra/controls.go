@@ -138,9 +138,12 @@ var controls = []control{
 	}},
 	{"ECS.12", "ECS clusters should use Container Insights", func(t reporter, sc controlScope, st *stack) (v []string) {
 		cluster := st.one(t, "aws:ecs/cluster:Cluster", "cluster")
-		if got := dig(cluster.Inputs, "settings", "0"); dig(got, "name") != "containerInsights" ||
-			(dig(got, "value") != "enabled" && dig(got, "value") != "enhanced") {
+		got := dig(cluster.Inputs, "settings", "0")
+		if dig(got, "name") != "containerInsights" || (dig(got, "value") != "enabled" && dig(got, "value") != "enhanced") {
 			v = append(v, fmt.Sprintf("got cluster settings %v, want containerInsights enabled", cluster.Inputs["settings"]))
+		}
+		if dig(got, "value") != sc.value("containerInsights") {
+			t.Errorf("got containerInsights %v, want the configured %s", dig(got, "value"), sc.value("containerInsights"))
 		}
 		return v
 	}},
@@ -316,6 +319,68 @@ var controls = []control{
 		}
 		return v
 	}},
+	// The EC2 instance controls (EC2.3, EC2.8, EC2.9, SSM.1) apply to every
+	// instance; where the stack runs none (NAT gateways) they are met
+	// vacuously, as Security Hub reports no failed finding without a
+	// resource to evaluate. Only a NAT instance is ever an EC2 instance here.
+	{"EC2.3", "Attached Amazon EBS volumes should be encrypted at-rest", func(t reporter, sc controlScope, st *stack) (v []string) {
+		for _, r := range natInstances(t, sc, st) {
+			if got := dig(r.Inputs, "rootBlockDevice", "encrypted"); got != true {
+				v = append(v, fmt.Sprintf("%s: got root volume encrypted %v, want true", r.Name, got))
+			}
+			for i, d := range asSlice(r.Inputs["ebsBlockDevices"]) {
+				if dig(d, "encrypted") != true {
+					v = append(v, fmt.Sprintf("%s: got EBS volume %d encrypted %v, want true", r.Name, i, dig(d, "encrypted")))
+				}
+			}
+		}
+		for _, r := range st.ofType("aws:ebs/volume:Volume") {
+			if r.Inputs["encrypted"] != true {
+				v = append(v, fmt.Sprintf("%s: got encrypted %v, want true", r.Name, r.Inputs["encrypted"]))
+			}
+		}
+		return v
+	}},
+	{"EC2.8", "EC2 instances should use Instance Metadata Service Version 2 (IMDSv2)", func(t reporter, sc controlScope, st *stack) (v []string) {
+		for _, r := range natInstances(t, sc, st) {
+			if got := dig(r.Inputs, "metadataOptions", "httpTokens"); got != "required" {
+				v = append(v, fmt.Sprintf("%s: got httpTokens %v, want required", r.Name, got))
+			}
+			// A forwarding host keeps the token to itself: one hop.
+			if got := num(dig(r.Inputs, "metadataOptions", "httpPutResponseHopLimit")); got != 1 {
+				t.Errorf("%s: got metadata hop limit %v, want 1", r.Name, got)
+			}
+		}
+		return v
+	}},
+	{"EC2.9", "Amazon EC2 instances should not have a public IPv4 address", func(t reporter, sc controlScope, st *stack) (v []string) {
+		for _, r := range natInstances(t, sc, st) {
+			if r.Inputs["associatePublicIpAddress"] == true || r.Outputs["publicIp"] != nil {
+				v = append(v, fmt.Sprintf("%s: got a public IPv4 address (associatePublicIpAddress %v), want none",
+					r.Name, r.Inputs["associatePublicIpAddress"]))
+			}
+		}
+		return v
+	}},
+	{"SSM.1", "Amazon EC2 instances should be managed by AWS Systems Manager", func(t reporter, sc controlScope, st *stack) (v []string) {
+		for _, r := range natInstances(t, sc, st) {
+			var role any
+			for _, p := range st.ofType("aws:iam/instanceProfile:InstanceProfile") {
+				if p.Outputs["name"] == r.Inputs["iamInstanceProfile"] {
+					role = p.Inputs["role"]
+				}
+			}
+			var managed bool
+			for _, a := range st.where("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "role", role) {
+				managed = managed || a.Inputs["policyArn"] == ssmManagedInstanceCore
+			}
+			if role == nil || !managed {
+				v = append(v, fmt.Sprintf("%s: got instance profile %v (role %v), want a role with %s for the SSM agent",
+					r.Name, r.Inputs["iamInstanceProfile"], role, ssmManagedInstanceCore))
+			}
+		}
+		return v
+	}},
 	{"EC2.15", "Amazon EC2 subnets should not automatically assign public IP addresses", func(t reporter, sc controlScope, st *stack) (v []string) {
 		return publicIPOnLaunch(t, st)
 	}},
@@ -447,6 +512,22 @@ var controls = []control{
 	{"SecretsManager.4", "Secrets Manager secrets should be rotated within a specified number of days", func(t reporter, sc controlScope, st *stack) (v []string) {
 		return unrotatedSecrets(t, st, fsbpMaxDaysSinceRotation)
 	}},
+}
+
+// natInstances returns the stack's EC2 instances, failing through t unless
+// there is exactly the one NAT instance natGateways Instance asks for, or
+// none.
+func natInstances(t reporter, sc controlScope, st *stack) []recorded {
+	t.Helper()
+	instances := st.ofType("aws:ec2/instance:Instance")
+	want := 0
+	if sc.value("natGateways") == natInstance {
+		want = 1
+	}
+	if len(instances) != want {
+		t.Errorf("got %d EC2 instances, want %d (natGateways %s)", len(instances), want, sc.value("natGateways"))
+	}
+	return instances
 }
 
 // inputIs is a control met when one input of the resource typ/name is want.

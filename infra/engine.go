@@ -25,6 +25,18 @@ const (
 // mockZones is what the mocked getAvailabilityZones returns.
 var mockZones = []string{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"}
 
+// mockSSMParameters are the public SSM parameters the mocked getParameter
+// knows; any other name fails the program, as a parameter that does not
+// exist fails getParameter.
+var mockSSMParameters = map[string]string{
+	"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64":  "ami-0a1b2c3d4e5f60718",
+	"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64": "ami-0f1e2d3c4b5a69788",
+}
+
+// mockRouteTableID is the route table the mocked getRouteTable finds for a
+// subnet: each subnet has its own, as awsx gives each subnet.
+func mockRouteTableID(subnetID string) string { return "rtb-" + shortHash(subnetID) }
+
 // recorded is one resource the program registered, as the engine saw it.
 type recorded struct {
 	Type, Name string
@@ -97,6 +109,20 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}
 	case "aws:elb/getServiceAccount:getServiceAccount":
 		out = map[string]any{"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
+	case "aws:ssm/getParameter:getParameter":
+		name := args.Args["name"].StringValue()
+		value, ok := mockSSMParameters[name]
+		if !ok {
+			return nil, fmt.Errorf("getParameter: parameter %s not found", name)
+		}
+		out = map[string]any{"name": name, "id": name, "value": value, "type": "String", "version": 1.0}
+	case "aws:ec2/getRouteTable:getRouteTable":
+		subnet, ok := args.Args["subnetId"]
+		if !ok || !subnet.IsString() || subnet.StringValue() == "" {
+			return nil, fmt.Errorf("getRouteTable: got args %v, want a subnetId", args.Args)
+		}
+		id := mockRouteTableID(subnet.StringValue())
+		out = map[string]any{"id": id, "routeTableId": id, "subnetId": subnet.StringValue()}
 	default:
 		// An invoke nobody mocked is a test that would silently pass on
 		// empty data: fail instead.
@@ -165,6 +191,12 @@ func mockOutputs(typ, name string, inputs map[string]any) (string, map[string]an
 		out["imageUri"] = fmt.Sprintf("%s@sha256:%s", inputs["repositoryUrl"], hex.EncodeToString(sum[:]))
 	case "aws:ec2/securityGroup:SecurityGroup":
 		id = "sg-" + name
+	case "aws:ec2/instance:Instance":
+		id = "i-" + shortHash(name)
+		out["primaryNetworkInterfaceId"] = "eni-" + shortHash(name)
+		if inputs["associatePublicIpAddress"] == true {
+			out["publicIp"] = "203.0.113.10" // TEST-NET-3 (RFC 5737)
+		}
 	case "aws:lb/loadBalancer:LoadBalancer":
 		out["arnSuffix"] = fmt.Sprintf("app/%s/%s", out["name"], shortHash(name))
 		out["dnsName"] = fmt.Sprintf("%s-%s.%s.elb.amazonaws.com", out["name"], shortHash(name), mockRegion)

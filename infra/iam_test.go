@@ -54,6 +54,15 @@ func TestIAMPoliciesHaveNoWildcards(t *testing.T) {
 				t.Errorf("%s: got managed policies %v, want scoped inline policies only", r.Name, arns)
 			}
 		}
+		// The one managed policy: the SSM agent's, on an instance role
+		// (SSM.1). AWS maintains it for exactly that use.
+		for _, a := range st.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+			profiles := st.where("aws:iam/instanceProfile:InstanceProfile", "role", a.Inputs["role"])
+			if a.Inputs["policyArn"] != ssmManagedInstanceCore || len(profiles) != 1 {
+				t.Errorf("%s: got %v attached to %v (in %d instance profiles), want only %s on an instance role",
+					a.Name, a.Inputs["policyArn"], a.Inputs["role"], len(profiles), ssmManagedInstanceCore)
+			}
+		}
 	})
 }
 

@@ -133,7 +133,7 @@ func providerV5Replaces(old, new map[string]any) bool {
 func TestCapacitySwitchUpdatesServicesInPlace(t *testing.T) {
 	dev := stackConfig(t, "../Pulumi.dev.yaml")
 	configs := map[string]map[string]string{
-		"on-demand":        dev,
+		"on-demand":        with(dev, map[string]string{"shop:fargateWeight": "1", "shop:fargateSpotWeight": "0"}),
 		"spot":             with(dev, map[string]string{"shop:fargateSpotWeight": "3", "shop:fargateBase": "1"}),
 		"spot only":        with(dev, map[string]string{"shop:fargateWeight": "0", "shop:fargateSpotWeight": "1"}),
 		"base 2, weighted": with(dev, map[string]string{"shop:fargateBase": "2", "shop:fargateWeight": "2", "shop:fargateSpotWeight": "1"}),

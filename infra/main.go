@@ -126,6 +126,7 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 			Provider: provider, AccountID: caller.AccountId,
 			Cluster:          cluster,
 			PrivateSubnetIDs: network.PrivateSubnetIDs,
+			Egress:           network.Egress,
 			SecurityGroupID:  firewall.SecurityGroupIDs[spec.Name],
 			TargetGroup:      loadBalancer.TargetGroups[spec.Name],
 			LoadBalancer:     loadBalancer,

@@ -14,7 +14,7 @@ import (
 )
 
 // Network is the VPC: public subnets hold only the load balancer and the NAT
-// gateways, private subnets hold the tasks and the database.
+// gateways or NAT instance, private subnets hold the tasks and the database.
 type Network struct {
 	pulumi.ResourceState
 
@@ -22,6 +22,11 @@ type Network struct {
 	PublicSubnetIDs   pulumi.StringArrayOutput
 	PrivateSubnetIDs  pulumi.StringArrayOutput
 	AvailabilityZones []string
+	// Egress is what must exist before anything in a private subnet can
+	// reach the internet (image pulls, secrets, logs): the VPC, whose NAT
+	// gateways and routes awsx creates, and with natGateways Instance the
+	// NAT instance and the routes to it, which the program creates itself.
+	Egress []pulumi.Resource
 }
 
 type networkArgs struct {
@@ -69,10 +74,11 @@ func newNetwork(ctx *pulumi.Context, name string, args networkArgs, opts ...pulu
 			{Type: awsxec2.SubnetTypePrivate, CidrMask: pulumi.IntRef(zoneMask + 1)},
 			{Type: awsxec2.SubnetTypePublic, CidrMask: pulumi.IntRef(zoneMask + 3)},
 		},
-		// Single NAT in dev saves money; OnePerAz keeps private subnets
-		// online when a zone fails.
+		// OnePerAz keeps private subnets online when a zone fails; Single
+		// costs a third as much with three zones; Instance replaces the
+		// gateways with one NAT instance (natinstance.go), cheaper still.
 		NatGateways: &awsxec2.NatGatewayConfigurationArgs{
-			Strategy: awsxec2.NatGatewayStrategy(cfg.NatGateways),
+			Strategy: natStrategy(cfg.NatGateways),
 		},
 		EnableDnsHostnames: pulumi.Bool(true),
 		EnableDnsSupport:   pulumi.Bool(true),
@@ -84,6 +90,17 @@ func newNetwork(ctx *pulumi.Context, name string, args networkArgs, opts ...pulu
 	n.VpcID = vpc.VpcId
 	n.PublicSubnetIDs = vpc.PublicSubnetIds
 	n.PrivateSubnetIDs = vpc.PrivateSubnetIds
+	n.Egress = []pulumi.Resource{vpc}
+	if cfg.NatGateways == natInstance {
+		nat, err := newNatInstance(ctx, name, natInstanceArgs{
+			Config: cfg, Vpc: vpc, VpcID: vpc.VpcId,
+			PublicSubnetIDs: vpc.PublicSubnetIds, PrivateSubnetIDs: vpc.PrivateSubnetIds,
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		n.Egress = append(n.Egress, nat...)
+	}
 
 	// EC2.2: adopt the default security group and strip every rule, so a
 	// resource launched without a group gets no network access.
@@ -102,6 +119,17 @@ func newNetwork(ctx *pulumi.Context, name string, args networkArgs, opts ...pulu
 		"publicSubnetIds":  n.PublicSubnetIDs,
 		"privateSubnetIds": n.PrivateSubnetIDs,
 	})
+}
+
+// natStrategy is the awsx NAT gateway strategy for a natGateways value: with
+// a NAT instance awsx creates no gateway, and with strategy None it gives
+// each private subnet a route table with no default route
+// (awsx/ec2/vpc.ts, v2.21.0), which natinstance.go adds.
+func natStrategy(natGateways string) awsxec2.NatGatewayStrategy {
+	if natGateways == natInstance {
+		return awsxec2.NatGatewayStrategyNone
+	}
+	return awsxec2.NatGatewayStrategy(natGateways)
 }
 
 // flowLogs sends every accepted and rejected flow to CloudWatch (EC2.6) through
@@ -143,12 +171,15 @@ func (n *Network) flowLogs(ctx *pulumi.Context, name string, cfg Config, account
 		return err
 	}
 	_, err = ec2.NewFlowLog(ctx, name, &ec2.FlowLogArgs{
-		VpcId:                  vpcID,
-		TrafficType:            pulumi.String("ALL"),
-		LogDestinationType:     pulumi.String("cloud-watch-logs"),
-		LogDestination:         group.Arn,
-		IamRoleArn:             role.Arn,
-		MaxAggregationInterval: pulumi.Int(60),
+		VpcId:              vpcID,
+		TrafficType:        pulumi.String("ALL"),
+		LogDestinationType: pulumi.String("cloud-watch-logs"),
+		LogDestination:     group.Arn,
+		IamRoleArn:         role.Arn,
+		// 600 s writes up to a tenth of the records for a long flow, and
+		// flow logs are billed by the volume ingested; 60 s shows a flow
+		// sooner and finer.
+		MaxAggregationInterval: pulumi.Int(cfg.FlowLogAggregationSeconds),
 	}, parent)
 	return err
 }

@@ -34,34 +34,42 @@ type scenario struct {
 }
 
 // scenarios are the dev stack file, the documented production example and
-// the dev stack with one switch flipped at a time.
+// the dev stack with one switch flipped at a time. Dev runs a NAT instance,
+// arm64 and all Spot; the variants bring back what dev gives up: NAT
+// gateways (one per zone, or a single one with x86 tasks), on-demand
+// capacity, Container Insights.
 func scenarios(t *testing.T) []scenario {
 	t.Helper()
 	dev := stackConfig(t, "../Pulumi.dev.yaml")
 	prod := stackConfig(t, "../docs/Pulumi.prod.example.yaml")
 	base := scenario{
 		name: "dev", stack: "dev", config: dev,
-		nat: "Single", zones: 2, minBackups: 1, cpu: "256", memory: "512", cpuArch: "X86_64", forceDestroy: true,
-		demoData: true,
+		nat: "Instance", zones: 2, spot: true, minBackups: 1, cpu: "256", memory: "512", cpuArch: "ARM64",
+		forceDestroy: true, demoData: true,
 	}
 	natPerAZ := base
 	natPerAZ.name, natPerAZ.config, natPerAZ.nat = "dev+natPerAz", with(dev, map[string]string{"shop:natGateways": "OnePerAz"}), "OnePerAz"
+	natSingle := base
+	natSingle.name, natSingle.nat, natSingle.cpuArch = "dev+natSingle+x86", "Single", "X86_64"
+	natSingle.config = with(dev, map[string]string{"shop:natGateways": "Single", "shop:platform": "linux/amd64"})
 	https := base
 	https.name, https.https = "dev+https", true
 	https.config = with(dev, map[string]string{"shop:certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/dev"})
-	spot := base
-	spot.name, spot.spot = "dev+spot", true
-	spot.config = with(dev, map[string]string{"shop:fargateSpotWeight": "3", "shop:fargateBase": "1"})
+	onDemand := base
+	onDemand.name, onDemand.spot = "dev+onDemand", false
+	onDemand.config = with(dev, map[string]string{"shop:fargateWeight": "1", "shop:fargateSpotWeight": "0"})
 	exec := base
-	exec.name, exec.exec = "dev+exec+arm64", true
-	exec.config = with(dev, map[string]string{"shop:enableExecuteCommand": "true", "shop:platform": "linux/arm64"})
-	exec.cpuArch = "ARM64"
+	exec.name, exec.exec = "dev+exec", true
+	exec.config = with(dev, map[string]string{"shop:enableExecuteCommand": "true"})
+	insights := base
+	insights.name = "dev+insights"
+	insights.config = with(dev, map[string]string{"shop:containerInsights": "enhanced", "shop:flowLogAggregationSeconds": "60"})
 	production := scenario{
 		name: "prod", stack: "prod", config: prod,
 		https: true, nat: "OnePerAz", zones: 3, spot: true, production: true, minBackups: 7,
 		cpu: "512", memory: "1024", cpuArch: "X86_64",
 	}
-	return []scenario{base, natPerAZ, https, spot, exec, production}
+	return []scenario{base, natPerAZ, natSingle, https, onDemand, exec, insights, production}
 }
 
 // value is the effective value of a project config key in this scenario.
@@ -558,8 +566,16 @@ func TestAutoscaling(t *testing.T) {
 func TestNetworkLayout(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		vpc := st.one(t, "awsx:ec2:Vpc", "network")
-		if got := dig(vpc.Inputs, "natGateways", "strategy"); got != sc.nat {
-			t.Errorf("got NAT strategy %v, want %s", got, sc.nat)
+		// With a NAT instance awsx makes no NAT gateway (strategy None).
+		wantStrategy := map[string]string{"Instance": "None"}[sc.nat]
+		if wantStrategy == "" {
+			wantStrategy = sc.nat
+		}
+		if got := dig(vpc.Inputs, "natGateways", "strategy"); got != wantStrategy {
+			t.Errorf("got NAT strategy %v, want %s", got, wantStrategy)
+		}
+		if got, want := len(st.ofType("aws:ec2/instance:Instance")), map[bool]int{true: 1}[sc.nat == "Instance"]; got != want {
+			t.Errorf("got %d EC2 instances, want %d (natGateways %s)", got, want, sc.nat)
 		}
 		if got := asStrings(vpc.Inputs["availabilityZoneNames"]); len(got) != sc.zones {
 			t.Errorf("got zones %v, want %d", got, sc.zones)
@@ -601,6 +617,10 @@ func TestSecurityGroupsFollowDependencies(t *testing.T) {
 			got[key] = append(got[key], from)
 		}
 		want := map[string][]string{"loadbalancer:80": {"0.0.0.0/0"}}
+		if sc.nat == "Instance" {
+			// The NAT instance takes every protocol, from the VPC only.
+			want[fmt.Sprintf("network-nat:%v", nil)] = []string{sc.value("vpcCidr")}
+		}
 		if sc.https {
 			want["loadbalancer:443"] = []string{"0.0.0.0/0"}
 		}

@@ -55,9 +55,12 @@ type serviceArgs struct {
 
 	Cluster          *Cluster
 	PrivateSubnetIDs pulumi.StringArrayOutput
-	SecurityGroupID  pulumi.IDOutput
-	TargetGroup      *lb.TargetGroup
-	LoadBalancer     *LoadBalancer
+	// Egress is the network's path to the internet (Network.Egress): a task
+	// started before it exists cannot pull its image.
+	Egress          []pulumi.Resource
+	SecurityGroupID pulumi.IDOutput
+	TargetGroup     *lb.TargetGroup
+	LoadBalancer    *LoadBalancer
 	// Database is nil for services that own no schema.
 	Database *Database
 	// AdminToken is nil for services that do not read ADMIN_TOKEN.
@@ -166,8 +169,11 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	// task only the endpoints that existed when it started, so orders
 	// started before catalog could not resolve catalog until redeployed.
 	// The capacity providers must exist, and a target group must be
-	// attached to a listener before a service can register into it.
+	// attached to a listener before a service can register into it. Tasks
+	// pull their image, read their secrets and ship their logs through the
+	// NAT, so the way out must be complete before the first one starts.
 	dependsOn := append([]pulumi.Resource{args.Cluster.CapacityProviders}, args.LoadBalancer.Listeners...)
+	dependsOn = append(dependsOn, args.Egress...)
 	dependsOn = append(dependsOn, roles.Policies...)
 	for _, callee := range args.Calls {
 		dependsOn = append(dependsOn, callee.ecs)
