@@ -204,3 +204,32 @@ func TestCheckVersionVar(t *testing.T) {
 		})
 	}
 }
+
+// TestDockerfileCrossCompiles: the dev stack runs arm64 tasks and is built on
+// whatever machine runs `pulumi up`. The build stage must run on the
+// builder's platform and hand the target to the Go toolchain, and the
+// runtime stage must run nothing, or an arm64 image built on x86 runs its
+// whole build under emulation.
+func TestDockerfileCrossCompiles(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(buildSource{Root: root}.Dockerfile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := regexp.MustCompile(`(?m)^FROM `).Split(string(raw), -1)
+	if len(stages) != 3 {
+		t.Fatalf("got %d stages, want a build stage and a runtime stage", len(stages)-1)
+	}
+	build, runtime := stages[1], stages[2]
+	for _, want := range []string{"--platform=$BUILDPLATFORM ", "ARG TARGETOS TARGETARCH", "GOOS=${TARGETOS} GOARCH=${TARGETARCH}"} {
+		if !strings.Contains(build, want) {
+			t.Errorf("build stage lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`(?m)^RUN `).MatchString(runtime) {
+		t.Error("runtime stage has a RUN step, which would need the target platform to run")
+	}
+}
