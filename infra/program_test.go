@@ -706,3 +706,43 @@ func TestOutputs(t *testing.T) {
 		})
 	}
 }
+
+// TestProductionKeepsWhatDevGivesUp holds the production example to what the
+// dev levers trade away: NAT gateways in every zone and no NAT instance,
+// tasks in private subnets without public addresses, Container Insights on,
+// flow log records every minute.
+func TestProductionKeepsWhatDevGivesUp(t *testing.T) {
+	var prod scenario
+	for _, sc := range scenarios(t) {
+		if sc.name == "prod" {
+			prod = sc
+		}
+	}
+	if prod.name == "" {
+		t.Fatal("no prod scenario")
+	}
+	st := prod.run(t)
+	vpc := st.one(t, "awsx:ec2:Vpc", "network")
+	type check struct {
+		what      string
+		got, want any
+	}
+	checks := []check{
+		{"NAT strategy", dig(vpc.Inputs, "natGateways", "strategy"), "OnePerAz"},
+		{"zones", len(asSlice(vpc.Inputs["availabilityZoneNames"])), 3},
+		{"EC2 instances", len(st.ofType("aws:ec2/instance:Instance")), 0},
+		{"routes added to awsx's", len(st.ofType("aws:ec2/route:Route")), 0},
+		{"Container Insights", dig(st.one(t, "aws:ecs/cluster:Cluster", "cluster").Inputs, "settings", "0", "value"), "enabled"},
+		{"flow log aggregation", num(st.one(t, "aws:ec2/flowLog:FlowLog", "network").Inputs["maxAggregationInterval"]), 60.0},
+	}
+	for _, s := range st.ofType("aws:ecs/service:Service") {
+		checks = append(checks,
+			check{s.Name + " public IP", dig(s.Inputs, "networkConfiguration", "assignPublicIp"), false},
+			check{s.Name + " subnets", fmt.Sprint(dig(s.Inputs, "networkConfiguration", "subnets")), fmt.Sprint(vpc.Outputs["privateSubnetIds"])})
+	}
+	for _, c := range checks {
+		if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
+			t.Errorf("prod: got %s %v, want %v", c.what, c.got, c.want)
+		}
+	}
+}
