@@ -77,9 +77,9 @@ type capacityShare struct {
 // capacityStrategy splits tasks between on-demand and Spot Fargate. The base
 // always runs on on-demand FARGATE so Spot interruptions never take the
 // minimum capacity away; a provider with weight 0 is left out. Dev puts every
-// task on Spot (base 0, weight 0, Spot weight 1), arm64 included:
-// "FARGATE_SPOT supports Linux tasks with the ARM64 architecture on platform
-// version 1.4.0 or later" (ECS API reference, CapacityProviderStrategyItem,
+// task on Spot (base 0, weight 0, Spot weight 1), arm64 included: Spot takes
+// ARM64 Linux tasks from platform version 1.4.0 on (ECS API reference,
+// CapacityProviderStrategyItem,
 // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html),
 // and the services leave the platform version at LATEST, which is 1.4.0 for
 // Linux.
