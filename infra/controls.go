@@ -309,6 +309,9 @@ var controls = []control{
 		if num(group.Inputs["retentionInDays"]) < 1 {
 			t.Errorf("got flow log retention %v, want a limit", group.Inputs["retentionInDays"])
 		}
+		if len(logs) == 1 && fmt.Sprint(logs[0].Inputs["maxAggregationInterval"]) != sc.value("flowLogAggregationSeconds") {
+			t.Errorf("got flow log aggregation %v s, want the configured %s", logs[0].Inputs["maxAggregationInterval"], sc.value("flowLogAggregationSeconds"))
+		}
 		// The delivery role writes to that group only.
 		arn := fmt.Sprint(group.Outputs["arn"])
 		for _, stmt := range policies(t, st)["aws:iam/rolePolicy:RolePolicy network-flow-logs"] {
