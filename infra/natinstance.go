@@ -48,10 +48,13 @@ systemctl enable --now iptables
 echo 'net.ipv4.ip_forward=1' > /etc/sysctl.d/90-nat.conf
 sysctl -p /etc/sysctl.d/90-nat.conf
 iface=$(ip -o route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit }}')
+if [ -z "$iface" ]; then echo "nat: no default route" >&2; exit 1; fi
 iptables -t nat -A POSTROUTING -o "$iface" -j MASQUERADE
 # The packaged rules reject forwarded packets; the security group is the filter.
 iptables -F FORWARD
-service iptables save
+# What "service iptables save" does, without needing the service wrapper:
+# iptables-services loads this file at boot.
+iptables-save > /etc/sysconfig/iptables
 `
 
 // natInstanceArgs is what the NAT instance needs from the network.

@@ -63,7 +63,7 @@ func TestNatInstance(t *testing.T) {
 		// The user data is what makes it a NAT, and it must survive a reboot.
 		userData := fmt.Sprint(nat.Inputs["userData"])
 		for _, want := range []string{"net.ipv4.ip_forward=1", "/etc/sysctl.d/", "-j MASQUERADE", "iptables -F FORWARD",
-			"dnf install -y iptables-services", "systemctl enable --now iptables", "service iptables save"} {
+			"dnf install -y iptables-services", "systemctl enable --now iptables", "iptables-save > /etc/sysconfig/iptables"} {
 			if !strings.Contains(userData, want) {
 				t.Errorf("NAT user data lacks %q:\n%s", want, userData)
 			}
