@@ -20,8 +20,10 @@ const natInstanceAMIParameter = "/aws/service/ami-amazon-linux-latest/al2023-ami
 // and Patch Manager then reach it without SSH, a key pair or an open port.
 const ssmManagedInstanceCore = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
-// natInstanceRootGiB is the size of the root volume: the size of the
-// Amazon Linux 2023 AMI's own snapshot, which nothing here fills.
+// natInstanceRootGiB is the root volume's size: what Amazon Linux 2023
+// launches with by default, which a NAT never fills. Not checked against the
+// AMI here; EC2 refuses a size below the AMI's snapshot at launch, so a
+// first deploy would show it.
 const natInstanceRootGiB = 8
 
 // natUserData turns a fresh Amazon Linux 2023 instance into a NAT: IP
