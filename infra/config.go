@@ -123,6 +123,11 @@ type Config struct {
 	HasAdminToken bool
 }
 
+// Autoscales reports whether the services have room to scale. With maxTasks
+// equal to minTasks the program registers no scaling target and no policies,
+// and so none of the four alarms per service that target tracking creates.
+func (c Config) Autoscales() bool { return c.MaxTasks > c.MinTasks }
+
 // HTTPS reports whether the load balancer terminates TLS.
 func (c Config) HTTPS() bool { return c.CertificateArn != "" }
 

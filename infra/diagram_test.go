@@ -119,6 +119,8 @@ func TestDiagramDrawsTheStack(t *testing.T) {
 				id := nodeID("nat", "gateway", z)
 				want = append(want, "subnets_private -> "+id+": egress, "+z, id+" -> internet: ")
 			}
+		case "Instance":
+			want = append(want, "subnets_private -> nat_instance_network_nat: egress, every zone", "nat_instance_network_nat -> internet: ")
 		}
 		// Requests for internal paths end at the ALB (loadbalancer.go).
 		want = append(want, "alb_loadbalancer -> alb_loadbalancer_answers_404: /internal, /internal/*")
@@ -199,11 +201,17 @@ func copyMap(m map[string]any) map[string]any {
 // expects the drawing to follow: a NAT instance instead of gateways, a
 // missing rule, a missing database.
 func TestDiagramDrawsWhatIsRegistered(t *testing.T) {
-	dev := scenarios(t)[0]
-	if dev.name != "dev" {
-		t.Fatalf("got first scenario %s, want dev", dev.name)
+	// The edits start from one NAT gateway and take it away or add to it.
+	var base scenario
+	for _, sc := range scenarios(t) {
+		if sc.nat == "Single" {
+			base = sc
+		}
 	}
-	st := dev.run(t)
+	if base.name == "" {
+		t.Fatal("no scenario with a single NAT gateway to start from")
+	}
+	st := base.run(t)
 	vpc := st.one(t, "awsx:ec2:Vpc", "network")
 	public := asStrings(vpc.Outputs["publicSubnetIds"])
 	natInstance := recorded{Type: "aws:ec2/instance:Instance", Name: "nat", Custom: true, Inputs: map[string]any{

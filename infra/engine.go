@@ -50,8 +50,10 @@ type recorded struct {
 	// DependsOn are the URNs the resource waits for (explicit dependsOn and
 	// the resources its inputs come from).
 	DependsOn []string
-	Inputs    map[string]any
-	Outputs   map[string]any
+	// IgnoreChanges are the inputs up leaves as they are once created.
+	IgnoreChanges []string
+	Inputs        map[string]any
+	Outputs       map[string]any
 	// Transforms are the transforms given in the resource's options. The
 	// mock engine does not run them on a component's children; tests run
 	// them on what the component's provider registers (see applyTransforms).
@@ -87,6 +89,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		rec.Provider = rpc.GetProvider()
 		rec.Providers = rpc.GetProviders()
 		rec.DependsOn = rpc.GetDependencies()
+		rec.IgnoreChanges = rpc.GetIgnoreChanges()
 	}
 	m.mu.Lock()
 	m.resources = append(m.resources, rec)

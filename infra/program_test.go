@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -56,8 +57,8 @@ func scenarios(t *testing.T) []scenario {
 	https.name, https.https = "dev+https", true
 	https.config = with(dev, map[string]string{"shop:certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/dev"})
 	onDemand := base
-	onDemand.name, onDemand.spot = "dev+onDemand", false
-	onDemand.config = with(dev, map[string]string{"shop:fargateWeight": "1", "shop:fargateSpotWeight": "0"})
+	onDemand.name, onDemand.spot = "dev+onDemand+autoscaling", false
+	onDemand.config = with(dev, map[string]string{"shop:fargateWeight": "1", "shop:fargateSpotWeight": "0", "shop:maxTasks": "2"})
 	exec := base
 	exec.name, exec.exec = "dev+exec", true
 	exec.config = with(dev, map[string]string{"shop:enableExecuteCommand": "true"})
@@ -276,6 +277,9 @@ func TestDeclarationAndInfraAgree(t *testing.T) {
 			{"shop:service:Service", "service component"},
 		}
 		for _, want := range perService {
+			if want.typ == "aws:appautoscaling/target:Target" && sc.value("minTasks") == sc.value("maxTasks") {
+				continue // nothing to scale; TestAutoscaling holds that none is made
+			}
 			var got []string
 			for _, r := range st.ofType(want.typ) {
 				// The flow log and RDS's own log groups belong to no service.
@@ -528,7 +532,27 @@ func TestServiceWiring(t *testing.T) {
 func TestAutoscaling(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		alb := st.one(t, "aws:lb/loadBalancer:LoadBalancer", "loadbalancer")
+		if sc.value("minTasks") == sc.value("maxTasks") {
+			// No room to scale: no target, no policies, and so none of the
+			// alarms target tracking would create; the count is minTasks.
+			if got := len(st.ofType("aws:appautoscaling/target:Target")) + len(st.ofType("aws:appautoscaling/policy:Policy")); got != 0 {
+				t.Errorf("minTasks = maxTasks = %s: got %d scaling resources, want none", sc.value("minTasks"), got)
+			}
+			for _, s := range routing.Services {
+				svc := st.one(t, "aws:ecs/service:Service", s.Name)
+				if got := fmt.Sprint(svc.Inputs["desiredCount"]); got != sc.value("minTasks") {
+					t.Errorf("%s: got desiredCount %s, want minTasks %s", s.Name, got, sc.value("minTasks"))
+				}
+				if slices.Contains(svc.IgnoreChanges, "desiredCount") {
+					t.Errorf("%s: desiredCount ignored with nothing to scale it: a new minTasks would never reach ECS", s.Name)
+				}
+			}
+			return
+		}
 		for _, s := range routing.Services {
+			if svc := st.one(t, "aws:ecs/service:Service", s.Name); !slices.Contains(svc.IgnoreChanges, "desiredCount") {
+				t.Errorf("%s: got ignoreChanges %v, want desiredCount: up would undo what autoscaling set", s.Name, svc.IgnoreChanges)
+			}
 			target := st.one(t, "aws:appautoscaling/target:Target", s.Name)
 			min, max := num(target.Inputs["minCapacity"]), num(target.Inputs["maxCapacity"])
 			if got, want := fmt.Sprintf("%v..%v", min, max), sc.value("minTasks")+".."+sc.value("maxTasks"); got != want {

@@ -250,17 +250,16 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 		// what ECS really runs afterwards (infra/deploycheck).
 		WaitForSteadyState: pulumi.Bool(true),
 		Tags:               tags,
-	}, parent,
-		// Autoscaling owns the running count after the first deploy.
-		pulumi.IgnoreChanges([]string{"desiredCount"}),
-		pulumi.DependsOn(dependsOn))
+	}, serviceOptions(cfg, parent, pulumi.DependsOn(dependsOn))...)
 	if err != nil {
 		return nil, err
 	}
 
-	if err := autoscale(ctx, spec.Name, cfg, args.Cluster.Name, service.Name,
-		args.LoadBalancer.ArnSuffix, args.TargetGroup.ArnSuffix, tags, parent); err != nil {
-		return nil, err
+	if cfg.Autoscales() {
+		if err := autoscale(ctx, spec.Name, cfg, args.Cluster.Name, service.Name,
+			args.LoadBalancer.ArnSuffix, args.TargetGroup.ArnSuffix, tags, parent); err != nil {
+			return nil, err
+		}
 	}
 
 	s.Name = service.Name
@@ -454,6 +453,16 @@ func deploymentAlarm(ctx *pulumi.Context, name string, albSuffix, targetGroupSuf
 		TreatMissingData:   pulumi.String("notBreaching"),
 		Tags:               tags,
 	}, parent)
+}
+
+// serviceOptions adds, where autoscaling owns the running count after the
+// first deploy, that up leaves desiredCount alone; without autoscaling the
+// stack's minTasks is the count.
+func serviceOptions(cfg Config, opts ...pulumi.ResourceOption) []pulumi.ResourceOption {
+	if cfg.Autoscales() {
+		opts = append(opts, pulumi.IgnoreChanges([]string{"desiredCount"}))
+	}
+	return opts
 }
 
 // autoscale keeps between minTasks and maxTasks running, scaling on whichever
