@@ -30,6 +30,7 @@ var settings = map[string]setting{
 	"natGateways":               {"Single", "string"},
 	"natInstanceType":           {"t4g.nano", "string"},
 	"flowLogAggregationSeconds": {"60", "integer"},
+	"flowLogTrafficType":        {"ALL", "string"},
 	// Load balancer.
 	"certificateArn":          {"", "string"},
 	"sslPolicy":               {"ELBSecurityPolicy-TLS13-1-2-2021-06", "string"},
@@ -81,6 +82,8 @@ type Config struct {
 	// FlowLogAggregationSeconds is how long the VPC flow log gathers a
 	// flow's packets into one record: 60 or 600.
 	FlowLogAggregationSeconds int
+	// FlowLogTrafficType is ALL or REJECT: the flows the VPC flow log records.
+	FlowLogTrafficType string
 
 	CertificateArn          string // empty: plain HTTP listener only
 	SslPolicy               string
@@ -222,6 +225,7 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		NatGateways:               r.str("natGateways"),
 		NatInstanceType:           r.str("natInstanceType"),
 		FlowLogAggregationSeconds: r.int("flowLogAggregationSeconds"),
+		FlowLogTrafficType:        r.str("flowLogTrafficType"),
 
 		CertificateArn:          r.str("certificateArn"),
 		SslPolicy:               r.str("sslPolicy"),
@@ -295,6 +299,10 @@ func (c Config) validate() []error {
 		c.NatInstanceType)
 	check(c.FlowLogAggregationSeconds == 60 || c.FlowLogAggregationSeconds == 600,
 		"flowLogAggregationSeconds: got %d, want 60 or 600 (the only intervals VPC flow logs offer)", c.FlowLogAggregationSeconds)
+	// ACCEPT is left out: a log without the refused flows is not the one
+	// FSBP EC2.6 asks for.
+	check(c.FlowLogTrafficType == "ALL" || c.FlowLogTrafficType == "REJECT",
+		"flowLogTrafficType: got %q, want ALL or REJECT", c.FlowLogTrafficType)
 	check(slices.Contains([]string{"enhanced", "enabled", "disabled"}, c.ContainerInsights),
 		"containerInsights: got %q, want enhanced, enabled or disabled", c.ContainerInsights)
 	check(c.CertificateArn == "" || strings.HasPrefix(c.CertificateArn, "arn:"),

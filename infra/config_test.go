@@ -155,6 +155,9 @@ func TestConfigValuesAreValidated(t *testing.T) {
 		{"flow log aggregation 60", map[string]string{"shop:flowLogAggregationSeconds": "60"}, ""},
 		{"flow log aggregation 300", map[string]string{"shop:flowLogAggregationSeconds": "300"}, "flowLogAggregationSeconds"},
 		{"flow log aggregation in minutes", map[string]string{"shop:flowLogAggregationSeconds": "10m"}, "flowLogAggregationSeconds"},
+		{"flow log of refused traffic", map[string]string{"shop:flowLogTrafficType": "REJECT"}, ""},
+		{"flow log of accepted traffic only", map[string]string{"shop:flowLogTrafficType": "ACCEPT"}, "flowLogTrafficType"},
+		{"flow log traffic in lower case", map[string]string{"shop:flowLogTrafficType": "all"}, "flowLogTrafficType"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -303,8 +303,14 @@ var controls = []control{
 		vpc := st.one(t, "awsx:ec2:Vpc", "network")
 		group := st.one(t, "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
 		logs := st.where("aws:ec2/flowLog:FlowLog", "vpcId", vpc.Outputs["vpcId"])
-		if len(logs) != 1 || logs[0].Inputs["trafficType"] != "ALL" || logs[0].Inputs["logDestination"] != group.Outputs["arn"] {
-			v = append(v, fmt.Sprintf("got flow logs %v, want ALL traffic to %v", logs, group.Outputs["arn"]))
+		// The control's trafficType parameter is REJECT: a log of refused
+		// flows, which ALL includes.
+		if len(logs) != 1 || (logs[0].Inputs["trafficType"] != "ALL" && logs[0].Inputs["trafficType"] != "REJECT") ||
+			logs[0].Inputs["logDestination"] != group.Outputs["arn"] {
+			v = append(v, fmt.Sprintf("got flow logs %v, want ALL or REJECT traffic to %v", logs, group.Outputs["arn"]))
+		}
+		if len(logs) == 1 && logs[0].Inputs["trafficType"] != sc.value("flowLogTrafficType") {
+			t.Errorf("got flow log traffic %v, want the configured %s", logs[0].Inputs["trafficType"], sc.value("flowLogTrafficType"))
 		}
 		if num(group.Inputs["retentionInDays"]) < 1 {
 			t.Errorf("got flow log retention %v, want a limit", group.Inputs["retentionInDays"])

@@ -123,8 +123,12 @@ func defaultAssumptions() map[string]assumption {
 			"JSON access and application logs of a lightly used service"},
 		{"flowLogGB", 2, "GB/month per flow log group",
 			"ALL traffic at 60 s aggregation in a small VPC"},
-		{"rdsLogGB", 0.25, "GB/month per exported RDS log group",
-			"PostgreSQL error/slow logs of a small database; the upgrade log is nearly empty"},
+		{"flowLogRejectGB", 0.25, "GB/month per flow log group",
+			"REJECT only: what security groups refuse, mostly internet scans of the public addresses (ALB, NAT); a few thousand probes a day at ~150 bytes a record is tens of MB, so this leaves room"},
+		{"rdsLogGB", 0.25, "GB/month per exported RDS postgresql log group",
+			"PostgreSQL error/slow logs of a small database"},
+		{"rdsUpgradeLogGB", 0.01, "GB/month per exported RDS upgrade log group",
+			"RDS writes the upgrade log only while it upgrades the engine: a few times a year"},
 		{"alarmsPerTargetTrackingPolicy", 2, "alarms per policy",
 			"Application Auto Scaling creates and manages the CloudWatch alarms of a target tracking policy (\"Target tracking scaling policies for Application Auto Scaling\"): one to scale out, one to scale in"},
 		{"containerInsightsMetricsPerService", 16, "metrics per service",
@@ -980,10 +984,18 @@ func (e *estimator) logGroup(r recorded, c string) {
 	switch {
 	case strings.HasPrefix(name, "/aws/ecs/containerinsights/"):
 		return // priced with the cluster
+	case strings.HasPrefix(name, "/aws/rds/") && strings.HasSuffix(name, "/upgrade"):
+		key = "rdsUpgradeLogGB"
 	case strings.HasPrefix(name, "/aws/rds/"):
 		key = "rdsLogGB"
-	case e.flowLogDestination(r):
-		key, ingest = "flowLogGB", "cloudwatch.logs.vended"
+	default:
+		switch traffic, ok := e.flowLogTraffic(r); {
+		case !ok:
+		case traffic == "REJECT":
+			key, ingest = "flowLogRejectGB", "cloudwatch.logs.vended"
+		default:
+			key, ingest = "flowLogGB", "cloudwatch.logs.vended"
+		}
 	}
 	gb := e.assume(key)
 	p := e.price(ingest)
@@ -1006,15 +1018,16 @@ func (e *estimator) logGroup(r recorded, c string) {
 			fnum(ps), stored, fnum(gb), kept, daysPerMonth, usd(ms)), "cloudwatch.logs.storage")
 }
 
-// flowLogDestination reports whether a VPC flow log writes to the group.
-func (e *estimator) flowLogDestination(group recorded) bool {
+// flowLogTraffic returns the traffic type of the VPC flow log that writes to
+// the group, if one does.
+func (e *estimator) flowLogTraffic(group recorded) (string, bool) {
 	arn := text(group.Outputs["arn"])
 	for _, f := range e.ofType("aws:ec2/flowLog:FlowLog") {
 		if d := text(f.Inputs["logDestination"]); d != "" && (d == arn || strings.TrimSuffix(d, ":*") == arn) {
-			return true
+			return text(f.Inputs["trafficType"]), true
 		}
 	}
-	return false
+	return "", false
 }
 
 // estimateCost prices one program run of the mock engine.

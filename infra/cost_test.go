@@ -311,6 +311,27 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 			},
 		},
 		{
+			name: "logs: a REJECT flow log and the database's two logs each have their own volume",
+			resources: []recorded{
+				{Type: "aws:cloudwatch/logGroup:LogGroup", Name: "network-flow-logs", Parent: networkURN,
+					Inputs:  map[string]any{"name": "/shop/dev/vpc-flow-logs", "retentionInDays": 7.0},
+					Outputs: map[string]any{"arn": "arn:aws:logs:us-east-1:123456789012:log-group:/shop/dev/vpc-flow-logs"}},
+				{Type: "aws:ec2/flowLog:FlowLog", Name: "network", Parent: networkURN, Inputs: map[string]any{
+					"logDestinationType": "cloud-watch-logs", "trafficType": "REJECT",
+					"logDestination": "arn:aws:logs:us-east-1:123456789012:log-group:/shop/dev/vpc-flow-logs",
+				}},
+				{Type: "aws:cloudwatch/logGroup:LogGroup", Name: "database-postgresql", Parent: databaseURN,
+					Inputs: map[string]any{"name": "/aws/rds/instance/shop-dev/postgresql", "retentionInDays": 7.0}},
+				{Type: "aws:cloudwatch/logGroup:LogGroup", Name: "database-upgrade", Parent: databaseURN,
+					Inputs: map[string]any{"name": "/aws/rds/instance/shop-dev/upgrade", "retentionInDays": 7.0}},
+			},
+			want: []wantLine{
+				{"network", "Log ingestion /shop/dev/vpc-flow-logs", "0.5 USD/GB x 0.25 GB/month (flowLogRejectGB) = 0.13", 0.13},
+				{"database", "Log ingestion /aws/rds/instance/shop-dev/postgresql", "0.5 USD/GB x 0.25 GB/month (rdsLogGB) = 0.13", 0.13},
+				{"database", "Log ingestion /aws/rds/instance/shop-dev/upgrade", "0.5 USD/GB x 0.01 GB/month (rdsUpgradeLogGB) = 0.01", 0.01},
+			},
+		},
+		{
 			name: "Container Insights on: metrics per service and performance logs",
 			resources: []recorded{
 				{Type: "aws:ecs/cluster:Cluster", Name: "cluster", Parent: clusterURN,

@@ -132,8 +132,9 @@ func natStrategy(natGateways string) awsxec2.NatGatewayStrategy {
 	return awsxec2.NatGatewayStrategy(natGateways)
 }
 
-// flowLogs sends every accepted and rejected flow to CloudWatch (EC2.6) through
-// a role that can write only to that one log group.
+// flowLogs sends the flows flowLogTrafficType names (ALL, or only the
+// refused ones) to CloudWatch (EC2.6) through a role that can write only to
+// that one log group.
 func (n *Network) flowLogs(ctx *pulumi.Context, name string, cfg Config, accountID string,
 	vpcID pulumi.StringOutput, parent pulumi.ResourceOrInvokeOption,
 ) error {
@@ -172,7 +173,7 @@ func (n *Network) flowLogs(ctx *pulumi.Context, name string, cfg Config, account
 	}
 	_, err = ec2.NewFlowLog(ctx, name, &ec2.FlowLogArgs{
 		VpcId:              vpcID,
-		TrafficType:        pulumi.String("ALL"),
+		TrafficType:        pulumi.String(cfg.FlowLogTrafficType),
 		LogDestinationType: pulumi.String("cloud-watch-logs"),
 		LogDestination:     group.Arn,
 		IamRoleArn:         role.Arn,
