@@ -139,12 +139,19 @@ func taskCount(st *stack, svc recorded, name string) string {
 		if t.Inputs["serviceNamespace"] == "ecs" && strings.HasSuffix(fmt.Sprint(t.Inputs["resourceId"]), "/"+name) {
 			lo, hi := num(t.Inputs["minCapacity"]), num(t.Inputs["maxCapacity"])
 			if lo == hi {
-				return fmt.Sprintf("%s tasks", trimFloat(lo))
+				return tasksLabel(lo)
 			}
 			return fmt.Sprintf("%s-%s tasks", trimFloat(lo), trimFloat(hi))
 		}
 	}
-	return fmt.Sprintf("%s tasks", trimFloat(num(svc.Inputs["desiredCount"])))
+	return tasksLabel(num(svc.Inputs["desiredCount"]))
+}
+
+func tasksLabel(n float64) string {
+	if n == 1 {
+		return "1 task"
+	}
+	return trimFloat(n) + " tasks"
 }
 
 // capacity says where a service's tasks run: on-demand Fargate, Fargate
