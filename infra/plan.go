@@ -151,6 +151,10 @@ type componentResources struct {
 type resourceRef struct {
 	Type string `json:"type"`
 	Name string `json:"name"`
+	// MadeBy names the component that creates the resource where the mock
+	// engine cannot register it (awsx's VPC children); empty for the
+	// resources the program registered.
+	MadeBy string `json:"madeBy,omitempty"`
 }
 
 type typeCount struct {
@@ -363,9 +367,16 @@ func groupResources(st *stack) ([]componentResources, []typeCount, int) {
 			}
 			continue
 		}
-		groups[top(r)] = append(groups[top(r)], resourceRef{r.Type, r.Name})
+		groups[top(r)] = append(groups[top(r)], resourceRef{Type: r.Type, Name: r.Name})
 		counts[r.Type]++
 		total++
+		if r.Type == "awsx:ec2:Vpc" {
+			for _, child := range awsxVpcChildren(r) {
+				groups[top(r)] = append(groups[top(r)], child)
+				counts[child.Type]++
+				total++
+			}
+		}
 	}
 	var comps []componentResources
 	for name, rs := range groups {
@@ -540,9 +551,14 @@ func (p *plan) writeText(w io.Writer) {
 		p.Stack, p.StackFile, p.Project, p.Region)
 
 	fmt.Fprintf(w, "== Resources: %d ==\n", p.Total)
+	fmt.Fprintln(w, "(\"by awsx:ec2:Vpc\": what the awsx VPC creates when deployed, named as awsx v2.21.0 names it;\n the mock engine runs no awsx code, so it registers none of them)")
 	for _, c := range p.Components {
 		fmt.Fprintf(w, "%s (%d)\n", c.Component, len(c.Resources))
 		for _, r := range c.Resources {
+			if r.MadeBy != "" {
+				fmt.Fprintf(w, "  %s %s (by %s)\n", r.Type, r.Name, r.MadeBy)
+				continue
+			}
 			fmt.Fprintf(w, "  %s %s\n", r.Type, r.Name)
 		}
 	}
