@@ -90,8 +90,8 @@ plan: ## What STACK (dev, or a stack file) would create, its diagram, monthly co
 	@mkdir -p out && go build -o out/infra ./infra
 	@out/infra plan -stack $(STACK) $(if $(filter json,$(FORMAT)),-json) $(foreach a,$(ASSUME),-assume $(a))
 
-plan-docs: ## Rewrite the generated diagrams and cost tables of docs/cloud.md and the totals in README.md
+plan-docs: ## Rewrite the generated diagrams and cost tables of docs/cloud.md and the totals in both READMEs
 	@mkdir -p out && go build -o out/infra ./infra
 	@for s in dev docs/Pulumi.prod.example.yaml; do \
-	  out/infra plan -stack $$s -write-docs docs/cloud.md -write-docs README.md || exit $$?; \
+	  out/infra plan -stack $$s -write-docs docs/cloud.md -write-docs README.md -write-docs README.pt-BR.md || exit $$?; \
 	done

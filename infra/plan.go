@@ -787,10 +787,14 @@ func writeDocs(p *plan, files []string, stdout io.Writer) error {
 		if len(found) == 0 {
 			return usageErr("-write-docs %s: no <!-- plan %s ... --> section in it", f, p.Stack)
 		}
+		if doc == string(raw) {
+			fmt.Fprintf(stdout, "%s: %s up to date\n", f, strings.Join(found, ", "))
+			continue
+		}
 		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
 			return stackErr(oneLine(err.Error()))
 		}
-		fmt.Fprintf(stdout, "%s: wrote %s\n", f, strings.Join(found, ", "))
+		fmt.Fprintf(stdout, "%s: rewrote %s\n", f, strings.Join(found, ", "))
 	}
 	return nil
 }

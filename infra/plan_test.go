@@ -366,7 +366,7 @@ func TestPlanGroupsEveryResource(t *testing.T) {
 // docs/cloud.md and the totals in README.md equal to what the program draws
 // and prices now. `make plan-docs` rewrites them.
 func TestCloudDocMatchesPlan(t *testing.T) {
-	files := map[string][]string{"../docs/cloud.md": {"diagram", "cost"}, "../README.md": {"total"}}
+	files := map[string][]string{"../docs/cloud.md": {"diagram", "cost"}, "../README.md": {"total"}, "../README.pt-BR.md": {"total"}}
 	for _, s := range planStacks {
 		sections := planOf(t, s.arg).docSections()
 		for file, kinds := range files {
