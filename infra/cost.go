@@ -104,10 +104,10 @@ func parsePrices(raw []byte, region string) (priceTable, error) {
 
 // assumption is a usage quantity the estimate cannot read from the program.
 type assumption struct {
-	Key   string
-	Value float64
-	Unit  string
-	Why   string
+	Key   string  `json:"key"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	Why   string  `json:"why"`
 }
 
 // defaultAssumptions are the usage figures of a small, mostly idle shop.
@@ -201,27 +201,28 @@ func parseAssumptions(kv []string, base map[string]assumption) (map[string]assum
 type costLine struct {
 	// Component is the program component the resource belongs to
 	// (network, loadbalancer, cluster, database, service:<name>, ...).
-	Component string
-	Item      string
+	Component string `json:"component"`
+	Item      string `json:"item"`
 	// Arithmetic shows the computation, e.g.
 	// "0.045 USD/hour x 1 NAT gateway x 730 h = 32.85".
-	Arithmetic string
-	Monthly    float64
-	PriceKeys  []string
+	Arithmetic string   `json:"arithmetic"`
+	Monthly    float64  `json:"monthly"`
+	PriceKeys  []string `json:"priceKeys"`
 }
 
 // costEstimate is the monthly cost of a stack.
 type costEstimate struct {
-	Region, AsOf  string
-	HoursPerMonth float64
-	Lines         []costLine
-	// Total is the sum of Lines, rounded to cents once at the end.
-	Total float64
-	// Assumptions are every assumption the lines used, with its value.
-	Assumptions []assumption
+	Region        string     `json:"region"`
+	AsOf          string     `json:"asOf"`
+	HoursPerMonth float64    `json:"hoursPerMonth"`
+	Lines         []costLine `json:"lines"`
+	// Total is the sum of Lines (each in cents).
+	Total float64 `json:"total"`
 	// Ceiling is the same stack with every service at its autoscaling
 	// maximum.
-	Ceiling float64
+	Ceiling float64 `json:"ceiling"`
+	// Assumptions are every assumption the lines used, with its value.
+	Assumptions []assumption `json:"assumptions"`
 }
 
 // freeTypes cost nothing by themselves, or are priced through another

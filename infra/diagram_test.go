@@ -202,16 +202,7 @@ func copyMap(m map[string]any) map[string]any {
 // missing rule, a missing database.
 func TestDiagramDrawsWhatIsRegistered(t *testing.T) {
 	// The edits start from one NAT gateway and take it away or add to it.
-	var base scenario
-	for _, sc := range scenarios(t) {
-		if sc.nat == "Single" {
-			base = sc
-		}
-	}
-	if base.name == "" {
-		t.Fatal("no scenario with a single NAT gateway to start from")
-	}
-	st := base.run(t)
+	st := findScenario(t, "a single NAT gateway", func(sc scenario) bool { return sc.nat == "Single" }).run(t)
 	vpc := st.one(t, "awsx:ec2:Vpc", "network")
 	public := asStrings(vpc.Outputs["publicSubnetIds"])
 	natInstance := recorded{Type: "aws:ec2/instance:Instance", Name: "nat", Custom: true, Inputs: map[string]any{

@@ -164,16 +164,17 @@ type typeCount struct {
 
 // controlResult is one FSBP control's outcome in this stack.
 type controlResult struct {
-	ID, Title string
+	ID    string `json:"id"`
+	Title string `json:"title"`
 	// Status is "meets", "fails" or "unchecked" (a resource the check
 	// reads is missing).
-	Status     string
-	Violations []string
+	Status     string   `json:"status"`
+	Violations []string `json:"violations,omitempty"`
 	// Problems are places where the program does not do what the
 	// configuration asks, or why the check could not run.
-	Problems []string
+	Problems []string `json:"problems,omitempty"`
 	// DocReason is docs/security.md's explanation of a failure.
-	DocReason []string
+	DocReason []string `json:"docReason,omitempty"`
 }
 
 // makePlan resolves the stack, runs the program and prices it.
@@ -616,7 +617,7 @@ type planJSON struct {
 	Region    string           `json:"region"`
 	Resources resourcesJSON    `json:"resources"`
 	Diagram   string           `json:"diagram"`
-	Cost      costJSON         `json:"cost"`
+	Cost      costEstimate     `json:"cost"`
 	Controls  controlsJSONPart `json:"controls"`
 }
 
@@ -631,45 +632,11 @@ type componentJSON struct {
 	Resources []resourceRef `json:"resources"`
 }
 
-type costJSON struct {
-	Region        string           `json:"region"`
-	AsOf          string           `json:"asOf"`
-	HoursPerMonth float64          `json:"hoursPerMonth"`
-	Lines         []costLineJSON   `json:"lines"`
-	Total         float64          `json:"total"`
-	Ceiling       float64          `json:"ceiling"`
-	Assumptions   []assumptionJSON `json:"assumptions"`
-}
-
-type costLineJSON struct {
-	Component  string   `json:"component"`
-	Item       string   `json:"item"`
-	Arithmetic string   `json:"arithmetic"`
-	Monthly    float64  `json:"monthly"`
-	PriceKeys  []string `json:"priceKeys"`
-}
-
-type assumptionJSON struct {
-	Key   string  `json:"key"`
-	Value float64 `json:"value"`
-	Unit  string  `json:"unit"`
-	Why   string  `json:"why"`
-}
-
 type controlsJSONPart struct {
-	Meets     int           `json:"meets"`
-	Fails     int           `json:"fails"`
-	Unchecked int           `json:"unchecked"`
-	List      []controlJSON `json:"list"`
-}
-
-type controlJSON struct {
-	ID         string   `json:"id"`
-	Title      string   `json:"title"`
-	Status     string   `json:"status"`
-	Violations []string `json:"violations,omitempty"`
-	Problems   []string `json:"problems,omitempty"`
-	DocReason  []string `json:"docReason,omitempty"`
+	Meets     int             `json:"meets"`
+	Fails     int             `json:"fails"`
+	Unchecked int             `json:"unchecked"`
+	List      []controlResult `json:"list"`
 }
 
 func (p *plan) jsonView() planJSON {
@@ -678,18 +645,9 @@ func (p *plan) jsonView() planJSON {
 	for _, c := range p.Components {
 		out.Resources.Components = append(out.Resources.Components, componentJSON{c.Component, c.Resources})
 	}
-	e := p.Cost
-	out.Cost = costJSON{Region: e.Region, AsOf: e.AsOf, HoursPerMonth: e.HoursPerMonth, Total: e.Total, Ceiling: e.Ceiling}
-	for _, l := range e.Lines {
-		out.Cost.Lines = append(out.Cost.Lines, costLineJSON{l.Component, l.Item, l.Arithmetic, l.Monthly, l.PriceKeys})
-	}
-	for _, a := range e.Assumptions {
-		out.Cost.Assumptions = append(out.Cost.Assumptions, assumptionJSON{a.Key, a.Value, a.Unit, a.Why})
-	}
+	out.Cost = p.Cost
 	out.Controls.Meets, out.Controls.Fails, out.Controls.Unchecked = p.controlCounts()
-	for _, c := range p.Controls {
-		out.Controls.List = append(out.Controls.List, controlJSON{c.ID, c.Title, c.Status, c.Violations, c.Problems, c.DocReason})
-	}
+	out.Controls.List = p.Controls
 	return out
 }
 

@@ -102,6 +102,19 @@ func (sc scenario) run(t *testing.T) *stack {
 	return r.st
 }
 
+// findScenario returns the first scenario match accepts, failing the test
+// when there is none.
+func findScenario(t *testing.T, what string, match func(scenario) bool) scenario {
+	t.Helper()
+	for _, sc := range scenarios(t) {
+		if match(sc) {
+			return sc
+		}
+	}
+	t.Fatalf("no scenario with %s", what)
+	return scenario{}
+}
+
 // forEach runs check as a subtest for every scenario.
 func forEach(t *testing.T, check func(t *testing.T, sc scenario, st *stack)) {
 	for _, sc := range scenarios(t) {
@@ -736,16 +749,7 @@ func TestOutputs(t *testing.T) {
 // tasks in private subnets without public addresses, Container Insights on,
 // flow log records every minute.
 func TestProductionKeepsWhatDevGivesUp(t *testing.T) {
-	var prod scenario
-	for _, sc := range scenarios(t) {
-		if sc.name == "prod" {
-			prod = sc
-		}
-	}
-	if prod.name == "" {
-		t.Fatal("no prod scenario")
-	}
-	st := prod.run(t)
+	st := findScenario(t, "prod", func(sc scenario) bool { return sc.name == "prod" }).run(t)
 	vpc := st.one(t, "awsx:ec2:Vpc", "network")
 	type check struct {
 		what      string
