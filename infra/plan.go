@@ -144,8 +144,8 @@ type plan struct {
 type componentResources struct {
 	// Component is "<type> <name>" of a component the stack registers
 	// directly, or "stack" for the resources registered outside any.
-	Component string
-	Resources []resourceRef
+	Component string        `json:"component"`
+	Resources []resourceRef `json:"resources"`
 }
 
 type resourceRef struct {
@@ -267,7 +267,7 @@ func projectName(root string) (string, error) {
 		Name string `yaml:"name"`
 	}
 	if err := yaml.Unmarshal(raw, &p); err != nil {
-		return "", fmt.Errorf("Pulumi.yaml: %s", oneLine(err.Error()))
+		return "", fmt.Errorf("project file Pulumi.yaml: %s", oneLine(err.Error()))
 	}
 	return p.Name, nil
 }
@@ -622,14 +622,9 @@ type planJSON struct {
 }
 
 type resourcesJSON struct {
-	Components []componentJSON `json:"components"`
-	Counts     []typeCount     `json:"counts"`
-	Total      int             `json:"total"`
-}
-
-type componentJSON struct {
-	Component string        `json:"component"`
-	Resources []resourceRef `json:"resources"`
+	Components []componentResources `json:"components"`
+	Counts     []typeCount          `json:"counts"`
+	Total      int                  `json:"total"`
 }
 
 type controlsJSONPart struct {
@@ -642,9 +637,7 @@ type controlsJSONPart struct {
 func (p *plan) jsonView() planJSON {
 	out := planJSON{Project: p.Project, Stack: p.Stack, StackFile: p.StackFile, Region: p.Region, Diagram: p.Diagram}
 	out.Resources.Counts, out.Resources.Total = p.Counts, p.Total
-	for _, c := range p.Components {
-		out.Resources.Components = append(out.Resources.Components, componentJSON{c.Component, c.Resources})
-	}
+	out.Resources.Components = p.Components
 	out.Cost = p.Cost
 	out.Controls.Meets, out.Controls.Fails, out.Controls.Unchecked = p.controlCounts()
 	out.Controls.List = p.Controls
