@@ -11,7 +11,6 @@ BASE_URL ?= http://localhost:8080
 SOAK_DURATION ?= 2m
 FUZZTIME ?= 30s
 STACK ?= dev
-FORMAT ?= text
 DEPLOY_TIMEOUT ?= 15m
 # make plan: FORMAT=json for one JSON document; ASSUME="key=value key=value"
 # changes the cost estimate's usage assumptions.
