@@ -17,11 +17,8 @@ import (
 // <vpc>-<i>, in the first zone for Single and in every zone for OnePerAz
 // (OnePerAz is awsx's default).
 func awsxVpcChildren(vpc recorded) []resourceRef {
-	zones := len(asSlice(vpc.Inputs["availabilityZoneNames"]))
-	strategy := fmt.Sprint(dig(vpc.Inputs, "natGateways", "strategy"))
-	if dig(vpc.Inputs, "natGateways", "strategy") == nil {
-		strategy = "OnePerAz"
-	}
+	nat := awsxNatLayout(vpc)
+	zones, strategy := len(nat.Zones), nat.Strategy
 	out := []resourceRef{
 		{Type: "aws:ec2/vpc:Vpc", Name: vpc.Name},
 		{Type: "aws:ec2/internetGateway:InternetGateway", Name: vpc.Name},
@@ -38,7 +35,7 @@ func awsxVpcChildren(vpc recorded) []resourceRef {
 				out = append(out, resourceRef{Type: "aws:ec2/route:Route", Name: name})
 			}
 		}
-		if strings.EqualFold(strategy, "OnePerAz") || (strings.EqualFold(strategy, "Single") && i == 1) {
+		if i <= len(nat.GatewayZones) {
 			name := fmt.Sprintf("%s-%d", vpc.Name, i)
 			out = append(out,
 				resourceRef{Type: "aws:ec2/eip:Eip", Name: name},
@@ -49,4 +46,41 @@ func awsxVpcChildren(vpc recorded) []resourceRef {
 		out[i].MadeBy = vpc.Type + " " + vpc.Name
 	}
 	return out
+}
+
+// awsxNat is where the awsx VPC puts NAT gateways.
+type awsxNat struct {
+	// Zones are the VPC's zones; when the VPC names none, awsx takes
+	// numberOfAvailabilityZones (default 3) and they are "zone 1", ...
+	Zones []string
+	// Strategy is natGateways.strategy, awsx's default OnePerAz when unset.
+	Strategy string
+	// GatewayZones get a NAT gateway each: the first zone for Single, every
+	// zone for OnePerAz, none for None (vpc.ts, shouldCreateNatGateway).
+	GatewayZones []string
+}
+
+// awsxNatLayout reads the NAT layout from the VPC's inputs. The plan's
+// resource list, diagram and cost all take it from here.
+func awsxNatLayout(vpc recorded) awsxNat {
+	nat := awsxNat{Zones: asStrings(vpc.Inputs["availabilityZoneNames"]), Strategy: "OnePerAz"}
+	if len(nat.Zones) == 0 {
+		n := 3 // getDefaultAzs in vpc.ts
+		if v, ok := vpc.Inputs["numberOfAvailabilityZones"].(float64); ok {
+			n = int(v)
+		}
+		for i := 1; i <= n; i++ {
+			nat.Zones = append(nat.Zones, fmt.Sprintf("zone %d", i))
+		}
+	}
+	if s, ok := dig(vpc.Inputs, "natGateways", "strategy").(string); ok && s != "" {
+		nat.Strategy = s
+	}
+	switch strings.ToLower(nat.Strategy) {
+	case "single":
+		nat.GatewayZones = nat.Zones[:1]
+	case "oneperaz":
+		nat.GatewayZones = nat.Zones
+	}
+	return nat
 }

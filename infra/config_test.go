@@ -84,6 +84,11 @@ func TestStackFilesUseDeclaredKeys(t *testing.T) {
 				if _, ok := schema[name]; !ok && name != "adminToken" {
 					t.Errorf("%s: %s is not a declared config key", file, key)
 				}
+			} else if ns == "plan" {
+				// make plan's usage assumptions; the program reads none.
+				if _, ok := defaultAssumptions()[name]; !ok {
+					t.Errorf("%s: %s is not an assumption make plan knows", file, key)
+				}
 			} else if ns != "aws" && ns != "pulumi" {
 				t.Errorf("%s: %s has an unexpected namespace", file, key)
 			}

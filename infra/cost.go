@@ -108,19 +108,26 @@ type assumption struct {
 	Value float64 `json:"value"`
 	Unit  string  `json:"unit"`
 	Why   string  `json:"why"`
+	// Source says where the value comes from: "default", the stack file
+	// (its plan:<key> entries) or "-assume".
+	Source string `json:"source"`
 }
 
 // defaultAssumptions are the usage figures of a small, mostly idle shop.
 func defaultAssumptions() map[string]assumption {
-	list := []assumption{
+	list := []struct {
+		key       string
+		value     float64
+		unit, why string
+	}{
 		{"fargateSpotDiscount", 0.5, "fraction off on-demand",
 			"Fargate Spot has no fixed price and AWS moves it (\"up to 70% off\"); public sources report 50-70% off on-demand, 0.5 is the conservative end"},
 		{"albLcu", 0.1, "LCU (monthly average)",
 			"an LCU is the highest of 25 new connections/s, 3,000 active connections/min, 1 GB/hour processed or 1,000 rule evaluations/s; 0.1 is about 2.5 new connections a second or 73 GB a month, plenty for an idle dev shop"},
-		{"natGB", 10, "GB/month through all NAT gateways",
+		{"natGB", 10, "GB/month through NAT (gateways or instance)",
 			"tasks in private subnets reach ECR, CloudWatch Logs and Secrets Manager through NAT (no VPC endpoints): image pulls on each deploy plus the log volume"},
-		{"appLogGB", 1, "GB/month per service log group",
-			"JSON access and application logs of a lightly used service"},
+		{"appLogGB", 0.25, "GB/month per service log group",
+			"a quiet shop at logLevel info: one JSON line per request (measured on the Compose stack: 434 bytes for a catalog API call, 246 for a page from web, plus the 26 bytes CloudWatch adds per event) and nothing for health checks, which log at debug; 0.25 GB is about 18,000 requests a day per service, with room for startup lines and the Service Connect proxy's own"},
 		{"flowLogGB", 2, "GB/month per flow log group",
 			"ALL traffic at 60 s aggregation in a small VPC"},
 		{"flowLogRejectGB", 0.25, "GB/month per flow log group",
@@ -146,14 +153,14 @@ func defaultAssumptions() map[string]assumption {
 	}
 	out := map[string]assumption{}
 	for _, a := range list {
-		out[a.Key] = a
+		out[a.key] = assumption{Key: a.key, Value: a.value, Unit: a.unit, Why: a.why, Source: "default"}
 	}
 	return out
 }
 
-// parseAssumptions applies "key=value" overrides to a copy of base. Every bad
-// entry is reported, each naming its key.
-func parseAssumptions(kv []string, base map[string]assumption) (map[string]assumption, error) {
+// parseAssumptions applies "key=value" overrides from source to a copy of
+// base. Every bad entry is reported, each naming its key.
+func parseAssumptions(kv []string, base map[string]assumption, source string) (map[string]assumption, error) {
 	out := make(map[string]assumption, len(base))
 	for k, v := range base {
 		out[k] = v
@@ -188,7 +195,7 @@ func parseAssumptions(kv []string, base map[string]assumption) (map[string]assum
 			errs = append(errs, fmt.Errorf("assumption %q: got %v, want a fraction from 0 to 1", key, v))
 			continue
 		}
-		a.Value = v
+		a.Value, a.Source = v, source
 		out[key] = a
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -294,7 +301,11 @@ type estimator struct {
 	lines     []costLine
 	// ceilingExtra is what the services add at their autoscaling maximum.
 	ceilingExtra float64
-	errs         []error
+	// vpcZones is the number of zones the VPC's private subnets span;
+	// natInstances counts the EC2 instances that forward traffic (NAT).
+	vpcZones, natInstances int
+	natInstanceComponent   string
+	errs                   []error
 }
 
 // estimateResources prices the resources of one program run.
@@ -344,6 +355,10 @@ func estimateResources(resources []recorded, prices priceTable, usage map[string
 			e.hourly(c, "Elastic IP (public IPv4)", "public-ipv4.hour", 1, "address", "addresses", "")
 		case "aws:ec2/instance:Instance":
 			e.ec2Instance(r, c)
+			if r.Inputs["sourceDestCheck"] == false {
+				e.natInstances++
+				e.natInstanceComponent = c
+			}
 		case "aws:lb/loadBalancer:LoadBalancer":
 			e.loadBalancer(r, c)
 		case "aws:ecs/service:Service":
@@ -375,6 +390,10 @@ func estimateResources(resources []recorded, prices priceTable, usage map[string
 		gb := e.assume("natGB")
 		e.perUnit(natComponent, "NAT gateway data processed", "nat-gateway.data", gb, "GB/month (natGB, all gateways)")
 	}
+	if natComponent == "" {
+		natComponent = e.natInstanceComponent
+	}
+	e.crossZoneNAT(natComponent, nat+e.natInstances)
 	if secretComponent != "" || e.hasManagedSecret() {
 		if secretComponent == "" {
 			secretComponent = "database"
@@ -575,31 +594,19 @@ func (e *estimator) checkRegion() {
 // each with a new Elastic IP unless elasticIpAllocationIds are given (those
 // addresses cost the same). It returns the number of gateways.
 func (e *estimator) awsxNatGateways(r recorded, c string) int {
-	zones := len(asSlice(r.Inputs["availabilityZoneNames"]))
-	if zones == 0 {
-		// getDefaultAzs in the same file: 3 unless numberOfAvailabilityZones.
-		zones = 3
-		if n, ok := number(r.Inputs["numberOfAvailabilityZones"]); ok {
-			zones = int(n)
-		}
-	}
-	strategy := text(dig(r.Inputs, "natGateways", "strategy"))
-	if strategy == "" {
-		strategy = "OnePerAz"
-	}
-	var n int
-	switch strings.ToLower(strategy) {
-	case "none":
-		return 0
-	case "single":
-		n = 1
-	case "oneperaz":
-		n = zones
+	layout := awsxNatLayout(r)
+	switch strings.ToLower(layout.Strategy) {
+	case "none", "single", "oneperaz":
 	default:
-		e.fail("cost: VPC %s: unknown NAT gateway strategy %q", r.Name, strategy)
+		e.fail("cost: VPC %s: unknown NAT gateway strategy %q", r.Name, layout.Strategy)
 		return 0
 	}
-	note := fmt.Sprintf("(awsx strategy %s, %d zones)", strategy, zones)
+	e.vpcZones = len(layout.Zones)
+	n := len(layout.GatewayZones)
+	if n == 0 {
+		return 0
+	}
+	note := fmt.Sprintf("(awsx strategy %s, %d zones)", layout.Strategy, len(layout.Zones))
 	e.hourly(c, "NAT gateway hours", "nat-gateway.hour", float64(n), "NAT gateway", "NAT gateways", note)
 	e.hourly(c, "NAT gateway public IPv4", "public-ipv4.hour", float64(n), "Elastic IP", "Elastic IPs", "(one per NAT gateway)")
 	return n
@@ -1029,6 +1036,25 @@ func (e *estimator) flowLogTraffic(group recorded) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// crossZoneNAT prices the traffic that crosses zones to reach NAT: with NAT
+// in fewer zones than the private subnets (one gateway, or one instance),
+// the tasks in the other zones send their share of natGB to another zone and
+// get the answers back, billed out of one zone and into the other ("Data
+// Transfer within the same AWS Region" on the EC2 pricing page). A NAT
+// gateway per zone keeps it in the zone.
+func (e *estimator) crossZoneNAT(component string, natZones int) {
+	if natZones == 0 || e.vpcZones <= natZones {
+		return
+	}
+	gb := e.assume("natGB")
+	p := e.price("ec2.inter-az")
+	away := e.vpcZones - natZones
+	m := p * 2 * gb * float64(away) / float64(e.vpcZones)
+	e.add(component, "Cross-zone traffic to NAT", m,
+		fmt.Sprintf("%s USD/GB x 2 (out of one zone, into the other) x %s GB/month (natGB) x %d/%d zones without NAT = %s",
+			fnum(p), fnum(gb), away, e.vpcZones, usd(m)), "ec2.inter-az")
 }
 
 // estimateCost prices one program run of the mock engine.

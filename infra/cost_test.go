@@ -142,6 +142,8 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 				{"network", "NAT gateway hours", "0.045 USD/hour x 1 NAT gateway (awsx strategy Single, 2 zones) x 730 h = 32.85", 32.85},
 				{"network", "NAT gateway public IPv4", "0.005 USD/address-hour x 1 Elastic IP (one per NAT gateway) x 730 h = 3.65", 3.65},
 				{"network", "NAT gateway data processed", "0.045 USD/GB x 10 GB/month (natGB, all gateways) = 0.45", 0.45},
+				// The second zone's half of natGB crosses to the gateway and back.
+				{"network", "Cross-zone traffic to NAT", "0.01 USD/GB x 2 (out of one zone, into the other) x 10 GB/month (natGB) x 1/2 zones without NAT = 0.10", 0.10},
 			},
 		},
 		{
@@ -152,6 +154,22 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 				{"network", "NAT gateway hours", "", 98.55},       // 0.045 x 3 x 730
 				{"network", "NAT gateway public IPv4", "", 10.95}, // 0.005 x 3 x 730
 				{"network", "NAT gateway data processed", "", 4.50},
+			},
+		},
+		{
+			// One NAT instance for three zones: two thirds of natGB cross
+			// zones, 0.01 x 2 x 30 x 2/3 = 0.40.
+			name:  "a NAT instance for three zones",
+			usage: map[string]string{"natGB": "30"},
+			resources: []recorded{awsxVpc("None", "us-east-1a", "us-east-1b", "us-east-1c"),
+				{Type: "aws:ec2/instance:Instance", Name: "network-nat", Parent: networkURN, Inputs: map[string]any{
+					"instanceType": "t4g.nano", "sourceDestCheck": false,
+					"rootBlockDevice": map[string]any{"volumeType": "gp3", "volumeSize": 8.0},
+				}}},
+			want: []wantLine{
+				{"network", "EC2 t4g.nano", "0.0042 USD/hour x 1 instance x 730 h = 3.07", 3.07},
+				{"network", "EBS gp3", "", 0.64},
+				{"network", "Cross-zone traffic to NAT", "", 0.40},
 			},
 		},
 		{
@@ -290,7 +308,8 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 			},
 		},
 		{
-			name: "logs: service logs at the standard price, flow logs as vended logs, storage by retention",
+			name:  "logs: service logs at the standard price, flow logs as vended logs, storage by retention",
+			usage: map[string]string{"appLogGB": "1"},
 			resources: []recorded{
 				{Type: "aws:cloudwatch/logGroup:LogGroup", Name: "catalog", Parent: catalogURN,
 					Inputs: map[string]any{"name": "/shop/dev/catalog", "retentionInDays": 30.0}},
@@ -365,7 +384,7 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 			for k, v := range tt.usage {
 				kv = append(kv, k+"="+v)
 			}
-			usage, err := parseAssumptions(kv, defaultAssumptions())
+			usage, err := parseAssumptions(kv, defaultAssumptions(), "-assume")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -562,7 +581,7 @@ func TestParseAssumptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseAssumptions(tt.kv, base)
+			got, err := parseAssumptions(tt.kv, base, "-assume")
 			if len(tt.wantErr) > 0 {
 				if err == nil {
 					t.Fatalf("got no error, want one naming %v", tt.wantErr)
@@ -577,8 +596,8 @@ func TestParseAssumptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got[tt.wantKey].Value != tt.wantValue {
-				t.Errorf("%s: got %v, want %v", tt.wantKey, got[tt.wantKey].Value, tt.wantValue)
+			if got[tt.wantKey].Value != tt.wantValue || got[tt.wantKey].Source != "-assume" {
+				t.Errorf("%s: got %v from %s, want %v from -assume", tt.wantKey, got[tt.wantKey].Value, got[tt.wantKey].Source, tt.wantValue)
 			}
 			if base[tt.wantKey].Value == tt.wantValue {
 				t.Fatalf("test case does not change %s", tt.wantKey)

@@ -340,17 +340,10 @@ func (d *diagram) egress(st *stack) {
 	var nats []diagramNode
 	natZone := map[string]string{}
 	if d.vpc != nil {
-		strategy := strings.ToLower(fmt.Sprint(dig(d.vpc.Inputs, "natGateways", "strategy")))
-		var zones []string
-		switch strategy {
-		case "single":
-			zones = d.zones[:min(1, len(d.zones))]
-		case "oneperaz":
-			zones = d.zones
-		}
-		for _, z := range zones {
+		layout := awsxNatLayout(*d.vpc)
+		for _, z := range layout.GatewayZones {
 			n := diagramNode{id: nodeID("nat", "gateway", z), shape: "box", tier: "public",
-				label: fmt.Sprintf("NAT gateway, %s<br/>from the VPC's natGateways: %v", z, dig(d.vpc.Inputs, "natGateways", "strategy"))}
+				label: fmt.Sprintf("NAT gateway, %s<br/>from the VPC's natGateways: %s", z, layout.Strategy)}
 			nats = append(nats, n)
 			natZone[n.id] = z
 		}

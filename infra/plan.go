@@ -138,7 +138,10 @@ type plan struct {
 	Total      int
 	Diagram    string
 	Cost       costEstimate
-	Controls   []controlResult
+	// UnusedAssumptions were set (stack file or -assume) for usage this
+	// stack has none of, e.g. natGB without NAT.
+	UnusedAssumptions []string
+	Controls          []controlResult
 }
 
 type componentResources struct {
@@ -194,17 +197,6 @@ func makePlan(stackArg string, assume []string) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	usage, err := parseAssumptions(assume, defaultAssumptions())
-	if err != nil {
-		// Every bad -assume is reported, one per line.
-		pe := &planError{code: exitUsage}
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				pe.lines = append(pe.lines, "-assume: "+line)
-			}
-		}
-		return nil, pe
-	}
 	// Name the file as the user knows it: from the root when it is in the
 	// repository, else its full path.
 	rel, err := filepath.Rel(root, file)
@@ -214,6 +206,21 @@ func makePlan(stackArg string, assume []string) (*plan, error) {
 	cfg, err := readStackConfig(file)
 	if err != nil {
 		return nil, stackErr(oneLine(err.Error()))
+	}
+	if lines := unknownSettings(cfg, project); len(lines) > 0 {
+		for i := range lines {
+			lines[i] = rel + ": " + lines[i]
+		}
+		return nil, stackErr(lines...)
+	}
+	// The stack's own usage (plan:<assumption> keys), then -assume on top.
+	usage, err := parseAssumptions(stackAssumptions(cfg), defaultAssumptions(), filepath.ToSlash(rel))
+	if err != nil {
+		return nil, stackErr(errorLines(rel+": plan:", err)...)
+	}
+	usage, err = parseAssumptions(assume, usage, "-assume")
+	if err != nil {
+		return nil, &planError{code: exitUsage, lines: errorLines("-assume:", err)}
 	}
 	st, err := runProgram(routing.Services, name, cfg)
 	if err != nil {
@@ -235,8 +242,59 @@ func makePlan(stackArg string, assume []string) (*plan, error) {
 	p := &plan{Project: project, Stack: name, StackFile: filepath.ToSlash(rel), Region: region,
 		Diagram: drawDiagram(st), Cost: estimate}
 	p.Components, p.Counts, p.Total = groupResources(st)
+	for key, a := range usage {
+		if a.Source != "default" && !slices.ContainsFunc(estimate.Assumptions, func(u assumption) bool { return u.Key == key }) {
+			p.UnusedAssumptions = append(p.UnusedAssumptions, key)
+		}
+	}
+	slices.Sort(p.UnusedAssumptions)
 	p.Controls = checkControls(controlScope{config: cfg}, st, docRows, name)
 	return p, nil
+}
+
+// errorLines splits a joined error into one line per problem, each after
+// prefix.
+func errorLines(prefix string, err error) []string {
+	var out []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, prefix+" "+line)
+		}
+	}
+	return out
+}
+
+// stackAssumptions are the stack file's plan:<key> entries, as key=value:
+// the usage a stack expects, kept beside its configuration. Pulumi passes
+// other namespaces' keys to the program untouched and the program reads
+// none in this one.
+func stackAssumptions(cfg map[string]string) []string {
+	var kv []string
+	for k, v := range cfg {
+		if key, ok := strings.CutPrefix(k, "plan:"); ok {
+			kv = append(kv, key+"="+v)
+		}
+	}
+	slices.Sort(kv)
+	return kv
+}
+
+// unknownSettings names the project keys of a stack file that the program
+// does not read: a misspelled key would otherwise plan, and deploy, with the
+// default it meant to change.
+func unknownSettings(cfg map[string]string, project string) []string {
+	var out []string
+	for k := range cfg {
+		key, ok := strings.CutPrefix(k, project+":")
+		if !ok {
+			continue
+		}
+		if _, known := settings[key]; !known && key != "adminToken" {
+			out = append(out, fmt.Sprintf("%s: not a setting of this project (Pulumi.yaml lists them)", k))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // repoRoot walks up from the working directory to the directory holding
@@ -584,9 +642,12 @@ func (p *plan) writeText(w io.Writer) {
 	fmt.Fprintf(tw, "total\t\t\t%9.2f\n", p.Cost.Total)
 	tw.Flush()
 	fmt.Fprintf(w, "At maxTasks in every service: $%.2f a month\n", p.Cost.Ceiling)
-	fmt.Fprintln(w, "Usage assumed (change with -assume key=value, make plan ASSUME=\"key=value ...\"):")
+	fmt.Fprintln(w, "Usage assumed (a stack file sets its own with plan:<key> entries; make plan ASSUME=\"key=value ...\" overrides):")
 	for _, a := range p.Cost.Assumptions {
-		fmt.Fprintf(w, "  %s=%s %s: %s\n", a.Key, trimFloat(a.Value), a.Unit, a.Why)
+		fmt.Fprintf(w, "  %s=%s %s [%s]: %s\n", a.Key, trimFloat(a.Value), a.Unit, a.Source, a.Why)
+	}
+	if len(p.UnusedAssumptions) > 0 {
+		fmt.Fprintf(w, "Set but not used by this stack's resources: %s\n", strings.Join(p.UnusedAssumptions, ", "))
 	}
 
 	meets, fails, unchecked := p.controlCounts()
@@ -611,14 +672,16 @@ func (p *plan) writeText(w io.Writer) {
 
 // The JSON document: lower-case keys, the cost estimate's fields included.
 type planJSON struct {
-	Project   string           `json:"project"`
-	Stack     string           `json:"stack"`
-	StackFile string           `json:"stackFile"`
-	Region    string           `json:"region"`
-	Resources resourcesJSON    `json:"resources"`
-	Diagram   string           `json:"diagram"`
-	Cost      costEstimate     `json:"cost"`
-	Controls  controlsJSONPart `json:"controls"`
+	Project   string        `json:"project"`
+	Stack     string        `json:"stack"`
+	StackFile string        `json:"stackFile"`
+	Region    string        `json:"region"`
+	Resources resourcesJSON `json:"resources"`
+	Diagram   string        `json:"diagram"`
+	Cost      costEstimate  `json:"cost"`
+	// UnusedAssumptions: set, but this stack has none of that usage.
+	UnusedAssumptions []string         `json:"unusedAssumptions,omitempty"`
+	Controls          controlsJSONPart `json:"controls"`
 }
 
 type resourcesJSON struct {
@@ -638,7 +701,7 @@ func (p *plan) jsonView() planJSON {
 	out := planJSON{Project: p.Project, Stack: p.Stack, StackFile: p.StackFile, Region: p.Region, Diagram: p.Diagram}
 	out.Resources.Counts, out.Resources.Total = p.Counts, p.Total
 	out.Resources.Components = p.Components
-	out.Cost = p.Cost
+	out.Cost, out.UnusedAssumptions = p.Cost, p.UnusedAssumptions
 	out.Controls.Meets, out.Controls.Fails, out.Controls.Unchecked = p.controlCounts()
 	out.Controls.List = p.Controls
 	return out
@@ -667,7 +730,7 @@ func (p *plan) costMarkdown() string {
 	fmt.Fprintf(&b, "With every service at `maxTasks`: $%.2f a month. Usage assumed", e.Ceiling)
 	b.WriteString(" (`make plan ASSUME=\"key=value\"` changes it):\n\n")
 	for _, a := range e.Assumptions {
-		fmt.Fprintf(&b, "- `%s=%s` %s: %s\n", a.Key, trimFloat(a.Value), mdCell(a.Unit), mdCell(a.Why))
+		fmt.Fprintf(&b, "- `%s=%s` %s (%s): %s\n", a.Key, trimFloat(a.Value), mdCell(a.Unit), a.Source, mdCell(a.Why))
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

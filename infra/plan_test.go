@@ -173,6 +173,12 @@ func TestPlanBadInput(t *testing.T) {
 		{"unpriced region", []string{"-stack", writeStack("Pulumi.far.yaml", "config:\n  aws:region: "+unpriced+"\n")},
 			exitStack, 1, unpriced},
 		{"stack file that is not YAML", []string{"-stack", writeStack("Pulumi.broken.yaml", "config: [\n")}, exitStack, 1, "Pulumi.broken.yaml"},
+		{"misspelled setting", []string{"-stack", writeStack("Pulumi.typo.yaml", "config:\n  aws:region: us-east-1\n  shop:natGateway: Single\n  shop:logLevl: info\n")},
+			exitStack, 2, "Pulumi.typo.yaml: shop:natGateway: not a setting of this project"},
+		{"stack assumption not known", []string{"-stack", writeStack("Pulumi.usage.yaml", "config:\n  aws:region: us-east-1\n  plan:albLCU: \"2\"\n")},
+			exitStack, 1, `Pulumi.usage.yaml: plan: assumption "albLCU": unknown`},
+		{"stack assumption not a number", []string{"-stack", writeStack("Pulumi.usage2.yaml", "config:\n  aws:region: us-east-1\n  plan:natGB: lots\n")},
+			exitStack, 1, `assumption "natGB": got "lots", want a number`},
 		{"unknown assumption", []string{"-assume", "no-such-thing=1"}, exitUsage, 1, "no-such-thing"},
 		{"assumption without a value", []string{"-assume", "justakey"}, exitUsage, 1, "justakey"},
 		{"unknown flag", []string{"-colour"}, exitUsage, 1, "-colour"},
@@ -436,5 +442,54 @@ func TestPlanAssumptionsChangeTheCost(t *testing.T) {
 	out, _, code := runPlanT(t, "-assume", arg)
 	if code != 0 || !regexp.MustCompile(`(?m)^  `+regexp.QuoteMeta(arg)+` `).MatchString(out) {
 		t.Errorf("got exit %d and no assumption line %q in the text", code, arg)
+	}
+}
+
+// TestStackFileAssumptions proves a stack file's plan:<key> entries set the
+// usage its estimate assumes, -assume still overrides them, each assumption
+// says where its value came from, and a value set for usage the stack does
+// not have is reported rather than dropped in silence.
+func TestStackFileAssumptions(t *testing.T) {
+	dev, err := readStackConfig("../Pulumi.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body strings.Builder
+	body.WriteString("config:\n")
+	for k, v := range dev {
+		if !strings.HasPrefix(k, "plan:") {
+			fmt.Fprintf(&body, "  %s: %q\n", k, v)
+		}
+	}
+	body.WriteString("  plan:appLogGB: \"4\"\n  plan:albLcu: \"2\"\n")
+	file := filepath.Join(t.TempDir(), "Pulumi.busy.yaml")
+	if err := os.WriteFile(file, []byte(body.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := makePlan(file, []string{"albLcu=3", "containerInsightsMetricsPerService=20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]assumption{}
+	for _, a := range p.Cost.Assumptions {
+		got[a.Key] = a
+	}
+	for key, want := range map[string]struct {
+		value  float64
+		source string
+	}{
+		"appLogGB": {4, file}, "albLcu": {3, "-assume"}, "natGB": {defaultAssumptions()["natGB"].Value, "default"},
+	} {
+		if a := got[key]; a.Value != want.value || a.Source != want.source {
+			t.Errorf("%s: got %v from %q, want %v from %q", key, a.Value, a.Source, want.value, want.source)
+		}
+	}
+	// Container Insights is off in dev: its metric count prices nothing.
+	if !slices.Equal(p.UnusedAssumptions, []string{"containerInsightsMetricsPerService"}) {
+		t.Errorf("got unused %v, want [containerInsightsMetricsPerService]", p.UnusedAssumptions)
+	}
+	devPlan := planOf(t, "dev")
+	if p.Cost.Total <= devPlan.Cost.Total {
+		t.Errorf("got total %.2f with more logs and LCUs, want more than dev's %.2f", p.Cost.Total, devPlan.Cost.Total)
 	}
 }
