@@ -349,18 +349,6 @@ func readStackConfig(path string) (map[string]string, error) {
 	return out, nil
 }
 
-// with returns a copy of base with overrides applied.
-func with(base map[string]string, overrides map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range overrides {
-		out[k] = v
-	}
-	return out
-}
-
 // Small accessors for nested plain values.
 
 func asMap(v any) map[string]any {

@@ -38,9 +38,20 @@ const natInstanceRootGiB = 8
 // always starts from the AMI AWS currently publishes. The interface is looked
 // up rather than named (ens5 on Nitro types today). The install is retried:
 // the public subnet's route to the internet gateway may still be settling
-// when the instance first boots.
+// when the instance first boots. A 512 MiB swap file comes first: dnf on a
+// .nano type with the SSM agent starting has been killed for memory
+// (amazon-linux-2023 issue 404).
 const natUserData = `#!/bin/bash
 set -euo pipefail
+# 512 MiB (t4g.nano) is tight for dnf while the SSM agent starts; a swap file
+# keeps the install from being killed for memory.
+if [ ! -f /swapfile ]; then
+  dd if=/dev/zero of=/swapfile bs=1M count=512 status=none
+  chmod 600 /swapfile
+  mkswap /swapfile
+  echo '/swapfile none swap defaults 0 0' >> /etc/fstab
+fi
+swapon -a
 for attempt in $(seq 1 30); do
   dnf install -y iptables-services && break
   if [ "$attempt" = 30 ]; then echo "nat: iptables-services did not install" >&2; exit 1; fi

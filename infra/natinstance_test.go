@@ -63,15 +63,16 @@ func TestNatInstance(t *testing.T) {
 		// The user data is what makes it a NAT, and it must survive a reboot.
 		userData := fmt.Sprint(nat.Inputs["userData"])
 		for _, want := range []string{"net.ipv4.ip_forward=1", "/etc/sysctl.d/", "-j MASQUERADE", "iptables -F FORWARD",
-			"dnf install -y iptables-services", "systemctl enable --now iptables", "iptables-save > /etc/sysconfig/iptables"} {
+			"dnf install -y iptables-services", "systemctl enable --now iptables", "iptables-save > /etc/sysconfig/iptables",
+			"mkswap /swapfile", "swapon -a"} {
 			if !strings.Contains(userData, want) {
 				t.Errorf("NAT user data lacks %q:\n%s", want, userData)
 			}
 		}
-		// The AMI is resolved from AWS's public parameter for the AMI's
-		// architecture, which every accepted instance type shares.
-		if natInstanceAMIParameter != "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64" {
-			t.Errorf("got AMI parameter %s, want the Amazon Linux 2023 arm64 one", natInstanceAMIParameter)
+		// The AMI's architecture is the one every instance type config
+		// accepts: an arm64 AMI with only Graviton types.
+		if !strings.HasSuffix(natInstanceAMIParameter, "-arm64") || !graviton.MatchString(fmt.Sprint(nat.Inputs["instanceType"])) {
+			t.Errorf("got AMI parameter %s for instance type %v, want an arm64 AMI for a Graviton type", natInstanceAMIParameter, nat.Inputs["instanceType"])
 		}
 		if !waitsFor(nat, "awsx:ec2:Vpc", "network") {
 			t.Errorf("NAT instance: got dependencies %v, want the VPC (its user data needs the internet gateway route)", nat.DependsOn)

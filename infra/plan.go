@@ -742,24 +742,6 @@ func markerPair(name string) (string, string) {
 	return "<!-- plan " + name + " -->", "<!-- end plan " + name + " -->"
 }
 
-// sectionOf returns what a document holds between a section's markers.
-func sectionOf(doc, name string) (string, bool) {
-	start, end := markerPair(name)
-	_, after, ok := strings.Cut(doc, start)
-	if !ok {
-		return "", false
-	}
-	body, _, ok := strings.Cut(after, end)
-	if !ok {
-		return "", false
-	}
-	// Block sections sit on lines of their own.
-	if strings.HasPrefix(body, "\n") && strings.HasSuffix(body, "\n") && len(body) > 1 {
-		body = body[1 : len(body)-1]
-	}
-	return body, true
-}
-
 // replaceSections rewrites every section of the plan found in doc, and
 // reports which it found.
 func replaceSections(doc string, sections map[string]string) (string, []string) {

@@ -493,3 +493,21 @@ func TestStackFileAssumptions(t *testing.T) {
 		t.Errorf("got total %.2f with more logs and LCUs, want more than dev's %.2f", p.Cost.Total, devPlan.Cost.Total)
 	}
 }
+
+// sectionOf returns what a document holds between a section's markers.
+func sectionOf(doc, name string) (string, bool) {
+	start, end := markerPair(name)
+	_, after, ok := strings.Cut(doc, start)
+	if !ok {
+		return "", false
+	}
+	body, _, ok := strings.Cut(after, end)
+	if !ok {
+		return "", false
+	}
+	// Block sections sit on lines of their own.
+	if strings.HasPrefix(body, "\n") && strings.HasSuffix(body, "\n") && len(body) > 1 {
+		body = body[1 : len(body)-1]
+	}
+	return body, true
+}

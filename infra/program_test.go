@@ -38,7 +38,8 @@ type scenario struct {
 // the dev stack with one switch flipped at a time. Dev runs a NAT instance,
 // arm64 and all Spot; the variants bring back what dev gives up: NAT
 // gateways (one per zone, or a single one with x86 tasks), on-demand
-// capacity, Container Insights.
+// capacity with autoscaling, Container Insights, every flow logged each
+// minute.
 func scenarios(t *testing.T) []scenario {
 	t.Helper()
 	dev := stackConfig(t, "../Pulumi.dev.yaml")
@@ -64,13 +65,16 @@ func scenarios(t *testing.T) []scenario {
 	exec.config = with(dev, map[string]string{"shop:enableExecuteCommand": "true"})
 	insights := base
 	insights.name = "dev+insights"
-	insights.config = with(dev, map[string]string{"shop:containerInsights": "enhanced", "shop:flowLogAggregationSeconds": "60"})
+	insights.config = with(dev, map[string]string{"shop:containerInsights": "enhanced"})
+	allFlows := base
+	allFlows.name = "dev+allFlows"
+	allFlows.config = with(dev, map[string]string{"shop:flowLogTrafficType": "ALL", "shop:flowLogAggregationSeconds": "60"})
 	production := scenario{
 		name: "prod", stack: "prod", config: prod,
 		https: true, nat: "OnePerAz", zones: 3, spot: true, production: true, minBackups: 7,
 		cpu: "512", memory: "1024", cpuArch: "X86_64",
 	}
-	return []scenario{base, natPerAZ, natSingle, https, onDemand, exec, insights, production}
+	return []scenario{base, natPerAZ, natSingle, https, onDemand, exec, insights, allFlows, production}
 }
 
 // value is the effective value of a project config key in this scenario.
@@ -773,4 +777,16 @@ func TestProductionKeepsWhatDevGivesUp(t *testing.T) {
 			t.Errorf("prod: got %s %v, want %v", c.what, c.got, c.want)
 		}
 	}
+}
+
+// with returns a copy of base with overrides applied.
+func with(base map[string]string, overrides map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range overrides {
+		out[k] = v
+	}
+	return out
 }

@@ -151,6 +151,7 @@ func TestResourceCounts(t *testing.T) {
 		"dev+onDemand+autoscaling": {103, 13},
 		"dev+exec":                 {95, 13},
 		"dev+insights":             {94, 13},
+		"dev+allFlows":             {94, 13},
 		"prod":                     {96, 13},
 	}
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
