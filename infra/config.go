@@ -262,7 +262,12 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		DBIAMAuth:             r.bool("dbIamAuth"),
 		DBName:                r.str("dbName"),
 	}
-	errs := append(r.errs, c.validate()...)
+	errs := r.errs
+	for _, err := range c.validate() {
+		if !r.aboutFailed(err) {
+			errs = append(errs, err)
+		}
+	}
 	if project.Get("adminToken") != "" {
 		// A plain-text token would sit unencrypted in Pulumi.<stack>.yaml.
 		if !ctx.IsConfigSecret(ctx.Project() + ":adminToken") {
@@ -275,6 +280,18 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		return Config{}, fmt.Errorf("invalid stack configuration:\n%w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// aboutFailed reports whether a validation error is about a key whose value
+// did not parse ("minTasks/maxTasks: ..." after "minTasks: got \"abc\"").
+func (r *reader) aboutFailed(err error) bool {
+	subject, _, _ := strings.Cut(err.Error(), ":")
+	for _, key := range strings.FieldsFunc(subject, func(c rune) bool { return c == '/' || c == '+' || c == ' ' }) {
+		if r.failed[key] {
+			return true
+		}
+	}
+	return false
 }
 
 // validate checks the values against what AWS will accept, so mistakes surface
@@ -356,6 +373,9 @@ func (c Config) validate() []error {
 type reader struct {
 	cfg  *config.Config
 	errs []error
+	// failed are the keys whose values did not parse; validation says
+	// nothing more about them (their zero values would only add noise).
+	failed map[string]bool
 }
 
 // raw returns the configured value or the default, checking that the key is
@@ -386,6 +406,10 @@ func parse[T any](r *reader, key, typ string, conv func(string) (T, error), want
 	v, err := conv(s)
 	if err != nil {
 		r.errs = append(r.errs, fmt.Errorf("%s: got %q, want %s", key, s, want))
+		if r.failed == nil {
+			r.failed = map[string]bool{}
+		}
+		r.failed[key] = true
 	}
 	return v
 }

@@ -294,3 +294,23 @@ func TestSSLPolicyRefusesOldTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestUnparsableValueIsReportedOnce: a value that is not a number is one
+// problem, not also a range problem about the zero it would have parsed to.
+func TestUnparsableValueIsReportedOnce(t *testing.T) {
+	dev := stackConfig(t, "../Pulumi.dev.yaml")
+	_, err := runProgram(routing.Services, "dev", with(dev, map[string]string{"shop:minTasks": "abc", "shop:cpu": "many"}))
+	if err == nil {
+		t.Fatal("got no error, want the two bad values reported")
+	}
+	for _, want := range []string{`minTasks: got "abc", want an integer`, `cpu: got "many", want an integer`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %q, want it to say %s", err, want)
+		}
+	}
+	for _, noise := range []string{"minTasks/maxTasks", "cpu/memory"} {
+		if strings.Contains(err.Error(), noise) {
+			t.Errorf("got %q, want nothing about %s: its value was never read", err, noise)
+		}
+	}
+}
