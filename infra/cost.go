@@ -294,11 +294,11 @@ func isComponent(typ string) bool { return strings.HasPrefix(typ, "shop:") }
 
 // estimator accumulates lines and errors for one estimate.
 type estimator struct {
-	prices    priceTable
-	usage     map[string]assumption
-	used      map[string]bool
-	resources []recorded
-	lines     []costLine
+	prices priceTable
+	usage  map[string]assumption
+	used   map[string]bool
+	st     *stack
+	lines  []costLine
 	// ceilingExtra is what the services add at their autoscaling maximum.
 	ceilingExtra float64
 	// vpcZones is the number of zones the VPC's private subnets span;
@@ -308,9 +308,10 @@ type estimator struct {
 	errs                   []error
 }
 
-// estimateResources prices the resources of one program run.
-func estimateResources(resources []recorded, prices priceTable, usage map[string]assumption) (costEstimate, error) {
-	e := &estimator{prices: prices, usage: usage, used: map[string]bool{}, resources: resources}
+// estimateCost prices one program run of the mock engine.
+func estimateCost(st *stack, prices priceTable, usage map[string]assumption) (costEstimate, error) {
+	e := &estimator{prices: prices, usage: usage, used: map[string]bool{}, st: st}
+	resources := st.resources
 
 	var unclassified []string
 	for _, r := range resources {
@@ -567,20 +568,10 @@ func isTrue(v any) bool {
 	return b
 }
 
-func (e *estimator) ofType(typ string) []recorded {
-	var out []recorded
-	for _, r := range e.resources {
-		if r.Type == typ {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // checkRegion refuses to price a stack whose AWS provider targets another
 // region than the price table.
 func (e *estimator) checkRegion() {
-	for _, p := range e.ofType("pulumi:providers:aws") {
+	for _, p := range e.st.ofType("pulumi:providers:aws") {
 		if r := text(p.Inputs["region"]); r != "" && r != e.prices.Region {
 			e.fail("cost: provider %s targets %s, prices are for %s", p.Name, r, e.prices.Region)
 		}
@@ -775,7 +766,7 @@ func (e *estimator) ecsService(r recorded, c string) {
 	}
 	desired, _ := number(r.Inputs["desiredCount"]) // unset: 0, the provider's default
 	maxTasks := desired
-	for _, t := range e.ofType("aws:appautoscaling/target:Target") {
+	for _, t := range e.st.ofType("aws:appautoscaling/target:Target") {
 		if strings.HasSuffix(text(t.Inputs["resourceId"]), "/"+name) && text(t.Inputs["scalableDimension"]) == "ecs:service:DesiredCount" {
 			if m, ok := number(t.Inputs["maxCapacity"]); ok {
 				maxTasks = m
@@ -848,7 +839,7 @@ func (e *estimator) ecsService(r recorded, c string) {
 // taskDefinition finds the task definition a service names by ARN, family
 // or logical name.
 func (e *estimator) taskDefinition(ref string) (recorded, bool) {
-	for _, t := range e.ofType("aws:ecs/taskDefinition:TaskDefinition") {
+	for _, t := range e.st.ofType("aws:ecs/taskDefinition:TaskDefinition") {
 		if ref != "" && (ref == text(t.Outputs["arn"]) || ref == text(t.Inputs["family"]) || ref == t.Name) {
 			return t, true
 		}
@@ -858,7 +849,7 @@ func (e *estimator) taskDefinition(ref string) (recorded, bool) {
 
 // clusterDefaultStrategy is the strategy a service without its own uses.
 func (e *estimator) clusterDefaultStrategy() []any {
-	for _, cp := range e.ofType("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders") {
+	for _, cp := range e.st.ofType("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders") {
 		if s := asSlice(cp.Inputs["defaultCapacityProviderStrategies"]); len(s) > 0 {
 			return s
 		}
@@ -881,7 +872,7 @@ func (e *estimator) containerInsights(r recorded, c string) {
 		return
 	}
 	services := 0.0
-	for _, s := range e.ofType("aws:ecs/service:Service") {
+	for _, s := range e.st.ofType("aws:ecs/service:Service") {
 		if cl := text(s.Inputs["cluster"]); cl != "" && (cl == text(r.Outputs["arn"]) || cl == text(r.Outputs["name"]) || cl == r.Name) {
 			services++
 		}
@@ -944,7 +935,7 @@ func (e *estimator) database(r recorded, c string) {
 }
 
 func (e *estimator) hasManagedSecret() bool {
-	for _, r := range e.ofType("aws:rds/instance:Instance") {
+	for _, r := range e.st.ofType("aws:rds/instance:Instance") {
 		if isTrue(r.Inputs["manageMasterUserPassword"]) {
 			return true
 		}
@@ -1030,7 +1021,7 @@ func (e *estimator) logGroup(r recorded, c string) {
 // the group, if one does.
 func (e *estimator) flowLogTraffic(group recorded) (string, bool) {
 	arn := text(group.Outputs["arn"])
-	for _, f := range e.ofType("aws:ec2/flowLog:FlowLog") {
+	for _, f := range e.st.ofType("aws:ec2/flowLog:FlowLog") {
 		if d := text(f.Inputs["logDestination"]); d != "" && (d == arn || strings.TrimSuffix(d, ":*") == arn) {
 			return text(f.Inputs["trafficType"]), true
 		}
@@ -1055,9 +1046,4 @@ func (e *estimator) crossZoneNAT(component string, natZones int) {
 	e.add(component, "Cross-zone traffic to NAT", m,
 		fmt.Sprintf("%s USD/GB x 2 (out of one zone, into the other) x %s GB/month (natGB) x %d/%d zones without NAT = %s",
 			fnum(p), fnum(gb), away, e.vpcZones, usd(m)), "ec2.inter-az")
-}
-
-// estimateCost prices one program run of the mock engine.
-func estimateCost(st *stack, prices priceTable, usage map[string]assumption) (costEstimate, error) {
-	return estimateResources(st.resources, prices, usage)
 }
