@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -262,12 +263,7 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		DBIAMAuth:             r.bool("dbIamAuth"),
 		DBName:                r.str("dbName"),
 	}
-	errs := r.errs
-	for _, err := range c.validate() {
-		if !r.aboutFailed(err) {
-			errs = append(errs, err)
-		}
-	}
+	errs := append(r.errs, c.validate(r.failed)...)
 	if project.Get("adminToken") != "" {
 		// A plain-text token would sit unencrypted in Pulumi.<stack>.yaml.
 		if !ctx.IsConfigSecret(ctx.Project() + ":adminToken") {
@@ -282,21 +278,13 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 	return c, nil
 }
 
-// aboutFailed reports whether a validation error is about a key whose value
-// did not parse ("minTasks/maxTasks: ..." after "minTasks: got \"abc\"").
-func (r *reader) aboutFailed(err error) bool {
-	subject, _, _ := strings.Cut(err.Error(), ":")
-	for _, key := range strings.FieldsFunc(subject, func(c rune) bool { return c == '/' || c == '+' || c == ' ' }) {
-		if r.failed[key] {
-			return true
-		}
-	}
-	return false
-}
-
 // validate checks the values against what AWS will accept, so mistakes surface
 // in `pulumi preview` instead of halfway through `pulumi up`.
-func (c Config) validate() []error {
+//
+// failed names the keys whose values did not parse (already reported): a
+// check of two keys then checks only the other one, so a bad value is one
+// problem and nothing about the second key is lost.
+func (c Config) validate(failed map[string]bool) []error {
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
@@ -332,14 +320,35 @@ func (c Config) validate() []error {
 	check(c.AccessLogExpirationDays >= 1, "accessLogExpirationDays: got %d, want >= 1", c.AccessLogExpirationDays)
 	check(c.Platform == "linux/amd64" || c.Platform == "linux/arm64",
 		"platform: got %q, want linux/amd64 or linux/arm64", c.Platform)
-	mems, ok := fargateSizes[c.CPU]
-	check(ok && slices.Contains(mems, c.Memory),
-		"cpu/memory: got %d/%d, not a Fargate size (e.g. 256/512, 512/1024, 1024/2048)", c.CPU, c.Memory)
-	check(c.MinTasks >= 1 && c.MinTasks <= c.MaxTasks,
-		"minTasks/maxTasks: got %d/%d, want 1 <= minTasks <= maxTasks", c.MinTasks, c.MaxTasks)
-	check(c.FargateBase >= 0 && c.FargateWeight >= 0 && c.FargateSpotWeight >= 0,
-		"fargateBase/fargateWeight/fargateSpotWeight: must not be negative")
-	check(c.FargateWeight+c.FargateSpotWeight > 0, "fargateWeight + fargateSpotWeight: want > 0")
+	switch mems, ok := fargateSizes[c.CPU]; {
+	case failed["cpu"] && failed["memory"]:
+	case failed["cpu"]:
+		check(slices.ContainsFunc(slices.Collect(maps.Values(fargateSizes)), func(m []int) bool { return slices.Contains(m, c.Memory) }),
+			"memory: got %d, which no Fargate CPU size offers", c.Memory)
+	case failed["memory"]:
+		check(ok, "cpu: got %d, want one of Fargate's sizes (256, 512, 1024, 2048, 4096)", c.CPU)
+	default:
+		check(ok && slices.Contains(mems, c.Memory),
+			"cpu/memory: got %d/%d, not a Fargate size (e.g. 256/512, 512/1024, 1024/2048)", c.CPU, c.Memory)
+	}
+	switch {
+	case failed["minTasks"] && failed["maxTasks"]:
+	case failed["minTasks"]:
+		check(c.MaxTasks >= 1, "maxTasks: got %d, want >= 1", c.MaxTasks)
+	case failed["maxTasks"]:
+		check(c.MinTasks >= 1, "minTasks: got %d, want >= 1", c.MinTasks)
+	default:
+		check(c.MinTasks >= 1 && c.MinTasks <= c.MaxTasks,
+			"minTasks/maxTasks: got %d/%d, want 1 <= minTasks <= maxTasks", c.MinTasks, c.MaxTasks)
+	}
+	for _, w := range []struct {
+		key string
+		v   int
+	}{{"fargateBase", c.FargateBase}, {"fargateWeight", c.FargateWeight}, {"fargateSpotWeight", c.FargateSpotWeight}} {
+		check(failed[w.key] || w.v >= 0, "%s: got %d, must not be negative", w.key, w.v)
+	}
+	check(failed["fargateWeight"] || failed["fargateSpotWeight"] || c.FargateWeight+c.FargateSpotWeight > 0,
+		"fargateWeight + fargateSpotWeight: want > 0")
 	check(c.CPUTargetPercent >= 10 && c.CPUTargetPercent <= 90,
 		"cpuTargetPercent: got %d, want 10..90", c.CPUTargetPercent)
 	check(c.RequestsPerTarget >= 1, "requestsPerTarget: got %d, want >= 1", c.RequestsPerTarget)
@@ -352,9 +361,17 @@ func (c Config) validate() []error {
 	check(c.DBEngineVersion != "" && strings.Split(c.DBEngineVersion, ".")[0] != "",
 		"dbEngineVersion: required")
 	check(strings.HasPrefix(c.DBInstanceClass, "db."), "dbInstanceClass: got %q, want db.*", c.DBInstanceClass)
-	check(c.DBAllocatedStorage >= 20 && c.DBMaxAllocatedStorage >= c.DBAllocatedStorage,
-		"dbAllocatedStorage/dbMaxAllocatedStorage: got %d/%d, want 20 <= allocated <= max",
-		c.DBAllocatedStorage, c.DBMaxAllocatedStorage)
+	switch {
+	case failed["dbAllocatedStorage"] && failed["dbMaxAllocatedStorage"]:
+	case failed["dbAllocatedStorage"]:
+		check(c.DBMaxAllocatedStorage >= 20, "dbMaxAllocatedStorage: got %d, want >= 20", c.DBMaxAllocatedStorage)
+	case failed["dbMaxAllocatedStorage"]:
+		check(c.DBAllocatedStorage >= 20, "dbAllocatedStorage: got %d, want >= 20", c.DBAllocatedStorage)
+	default:
+		check(c.DBAllocatedStorage >= 20 && c.DBMaxAllocatedStorage >= c.DBAllocatedStorage,
+			"dbAllocatedStorage/dbMaxAllocatedStorage: got %d/%d, want 20 <= allocated <= max",
+			c.DBAllocatedStorage, c.DBMaxAllocatedStorage)
+	}
 	// RDS.11 wants automated backups; 0 would switch them off.
 	check(c.DBBackupRetentionDays >= 1 && c.DBBackupRetentionDays <= 35,
 		"dbBackupRetentionDays: got %d, want 1..35", c.DBBackupRetentionDays)

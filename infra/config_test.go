@@ -296,21 +296,43 @@ func TestSSLPolicyRefusesOldTLS(t *testing.T) {
 }
 
 // TestUnparsableValueIsReportedOnce: a value that is not a number is one
-// problem, not also a range problem about the zero it would have parsed to.
+// problem, not also a range problem about the zero it would have parsed to,
+// and a check of two keys still checks the other one.
 func TestUnparsableValueIsReportedOnce(t *testing.T) {
 	dev := stackConfig(t, "../Pulumi.dev.yaml")
-	_, err := runProgram(routing.Services, "dev", with(dev, map[string]string{"shop:minTasks": "abc", "shop:cpu": "many"}))
-	if err == nil {
-		t.Fatal("got no error, want the two bad values reported")
+	cases := []struct {
+		name        string
+		set         map[string]string
+		want, avoid []string
+	}{
+		{"both sides of checks fine", map[string]string{"shop:minTasks": "abc", "shop:cpu": "many"},
+			[]string{`minTasks: got "abc", want an integer`, `cpu: got "many", want an integer`},
+			[]string{"minTasks/maxTasks", "cpu/memory", "maxTasks:", "memory:"}},
+		{"memory checked without cpu", map[string]string{"shop:cpu": "many", "shop:memory": "999"},
+			[]string{`cpu: got "many"`, "memory: got 999, which no Fargate CPU size offers"}, []string{"cpu/memory"}},
+		{"maxTasks checked without minTasks", map[string]string{"shop:minTasks": "abc", "shop:maxTasks": "0"},
+			[]string{`minTasks: got "abc"`, "maxTasks: got 0, want >= 1"}, []string{"minTasks/maxTasks"}},
+		{"the other weights checked", map[string]string{"shop:fargateBase": "x", "shop:fargateSpotWeight": "-1"},
+			[]string{`fargateBase: got "x"`, "fargateSpotWeight: got -1, must not be negative"}, nil},
+		{"storage checked without its ceiling", map[string]string{"shop:dbMaxAllocatedStorage": "x", "shop:dbAllocatedStorage": "5"},
+			[]string{`dbMaxAllocatedStorage: got "x"`, "dbAllocatedStorage: got 5, want >= 20"}, []string{"dbAllocatedStorage/"}},
 	}
-	for _, want := range []string{`minTasks: got "abc", want an integer`, `cpu: got "many", want an integer`} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("got %q, want it to say %s", err, want)
-		}
-	}
-	for _, noise := range []string{"minTasks/maxTasks", "cpu/memory"} {
-		if strings.Contains(err.Error(), noise) {
-			t.Errorf("got %q, want nothing about %s: its value was never read", err, noise)
-		}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := runProgram(routing.Services, "dev", with(dev, c.set))
+			if err == nil {
+				t.Fatal("got no error, want the bad values reported")
+			}
+			for _, want := range c.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("got %q, want it to say %s", err, want)
+				}
+			}
+			for _, noise := range c.avoid {
+				if strings.Contains(err.Error(), noise) {
+					t.Errorf("got %q, want nothing about %s", err, noise)
+				}
+			}
+		})
 	}
 }

@@ -109,8 +109,20 @@ type assumption struct {
 	Unit  string  `json:"unit"`
 	Why   string  `json:"why"`
 	// Source says where the value comes from: "default", the stack file
-	// (its plan:<key> entries) or "-assume".
-	Source string `json:"source"`
+	// (its plan:<key> entries) or "-assume". Why explains the default,
+	// Default's value.
+	Source  string  `json:"source"`
+	Default float64 `json:"default"`
+}
+
+// explain is the assumption as a reader needs it: the value, where it comes
+// from, and the reasoning behind the default, named as the default's when
+// another value replaced it.
+func (a assumption) explain() string {
+	if a.Source == "default" {
+		return fmt.Sprintf("%s=%s %s (default): %s", a.Key, fnum(a.Value), a.Unit, a.Why)
+	}
+	return fmt.Sprintf("%s=%s %s (from %s; the default %s: %s)", a.Key, fnum(a.Value), a.Unit, a.Source, fnum(a.Default), a.Why)
 }
 
 // defaultAssumptions are the usage figures of a small, mostly idle shop.
@@ -127,7 +139,7 @@ func defaultAssumptions() map[string]assumption {
 		{"natGB", 10, "GB/month through NAT (gateways or instance)",
 			"tasks in private subnets reach ECR, CloudWatch Logs and Secrets Manager through NAT (no VPC endpoints): image pulls on each deploy plus the log volume"},
 		{"appLogGB", 0.25, "GB/month per service log group",
-			"a quiet shop at logLevel info: one JSON line per request (measured on the Compose stack: 434 bytes for a catalog API call, 246 for a page from web, plus the 26 bytes CloudWatch adds per event) and nothing for health checks, which log at debug; 0.25 GB is about 18,000 requests a day per service, with room for startup lines and the Service Connect proxy's own"},
+			"a quiet shop at logLevel info: one JSON line per request (bytes measured on the Compose stack: 434 for a catalog API call, 246 for a page from web, plus the 26 CloudWatch adds per event) and nothing for health checks, which log at debug; the rate is assumed: about 15,000 requests a day per service, leaving some 15% for startup lines and the Service Connect proxy's own, which Compose does not run"},
 		{"flowLogGB", 2, "GB/month per flow log group",
 			"ALL traffic at 60 s aggregation in a small VPC"},
 		{"flowLogRejectGB", 0.25, "GB/month per flow log group",
@@ -153,7 +165,7 @@ func defaultAssumptions() map[string]assumption {
 	}
 	out := map[string]assumption{}
 	for _, a := range list {
-		out[a.key] = assumption{Key: a.key, Value: a.value, Unit: a.unit, Why: a.why, Source: "default"}
+		out[a.key] = assumption{Key: a.key, Value: a.value, Unit: a.unit, Why: a.why, Source: "default", Default: a.value}
 	}
 	return out
 }
@@ -1013,7 +1025,7 @@ func (e *estimator) logGroup(r recorded, c string) {
 	ps := e.price("cloudwatch.logs.storage")
 	ms := ps * stored
 	e.add(c, "Log storage "+name, ms,
-		fmt.Sprintf("%s USD/GB-month x %.3f GB kept (%s GB/month x %s / %.2f days) = %s",
+		fmt.Sprintf("%s USD/GB-month x %.3f GB kept (%s GB/month x %s / %.4f days) = %s",
 			fnum(ps), stored, fnum(gb), kept, daysPerMonth, usd(ms)), "cloudwatch.logs.storage")
 }
 

@@ -325,7 +325,7 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 				{"service:catalog", "Log ingestion /shop/dev/catalog", "0.5 USD/GB x 1 GB/month (appLogGB) = 0.50", 0.50},
 				// 1 GB x 30 / 30.4167 days kept = 0.986 GB x 0.03
 				{"service:catalog", "Log storage /shop/dev/catalog",
-					"0.03 USD/GB-month x 0.986 GB kept (1 GB/month x 30 days retention / 30.42 days) = 0.03", 0.03},
+					"0.03 USD/GB-month x 0.986 GB kept (1 GB/month x 30 days retention / 30.4167 days) = 0.03", 0.03},
 				{"network", "Log ingestion /shop/dev/vpc-flow-logs", "0.5 USD/GB x 2 GB/month (flowLogGB) = 1.00", 1.00},
 			},
 		},

@@ -644,7 +644,7 @@ func (p *plan) writeText(w io.Writer) {
 	fmt.Fprintf(w, "At maxTasks in every service: $%.2f a month\n", p.Cost.Ceiling)
 	fmt.Fprintln(w, "Usage assumed (a stack file sets its own with plan:<key> entries; make plan ASSUME=\"key=value ...\" overrides):")
 	for _, a := range p.Cost.Assumptions {
-		fmt.Fprintf(w, "  %s=%s %s [%s]: %s\n", a.Key, trimFloat(a.Value), a.Unit, a.Source, a.Why)
+		fmt.Fprintf(w, "  %s\n", a.explain())
 	}
 	if len(p.UnusedAssumptions) > 0 {
 		fmt.Fprintf(w, "Set but not used by this stack's resources: %s\n", strings.Join(p.UnusedAssumptions, ", "))
@@ -728,9 +728,9 @@ func (p *plan) costMarkdown() string {
 	}
 	fmt.Fprintf(&b, "| **Total** | | | **%.2f** |\n\n", e.Total)
 	fmt.Fprintf(&b, "With every service at `maxTasks`: $%.2f a month. Usage assumed", e.Ceiling)
-	b.WriteString(" (`make plan ASSUME=\"key=value\"` changes it):\n\n")
+	b.WriteString(" (a stack file's `plan:<key>` entries set its own; `make plan ASSUME=\"key=value\"` overrides for one run):\n\n")
 	for _, a := range e.Assumptions {
-		fmt.Fprintf(&b, "- `%s=%s` %s (%s): %s\n", a.Key, trimFloat(a.Value), mdCell(a.Unit), a.Source, mdCell(a.Why))
+		fmt.Fprintf(&b, "- %s\n", mdCell(a.explain()))
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
