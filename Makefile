@@ -24,14 +24,13 @@ help: ## List the targets
 
 # -race always: the services are concurrent by nature (leases, the sweeper, the
 # breaker, the proxy), and a race found later costs more than the slower run.
-test: ## Every module's tests with the race detector; starts a throwaway PostgreSQL unless TEST_DATABASE_URL is set
+test: ## Every module's tests with the race detector; starts a throwaway PostgreSQL (the host's, else Compose's image in Docker) unless TEST_DATABASE_URL is set
 	@if [ -z "$$TEST_DATABASE_URL" ]; then eval "$$(scripts/test-postgres.sh)"; fi; \
 	go test -race -count=1 $(PKGS)
 
 test-pg17: ## The database tests again on PostgreSQL 17 (Compose's image, in Docker): the host's server is Debian 12's 15
-	@# Compose's image: the stand-in's name (out/standin.env, .env) where no registry is reachable.
-	@img=$$(sed -n 's/^POSTGRES_IMAGE=//p' out/standin.env .env 2>/dev/null | head -n1); img=$${img:-postgres:17-bookworm}; \
-	export PGTEST_IMAGE=$$img PGTEST_PORT=55433; eval "$$(scripts/test-postgres.sh)"; status=0; \
+	@# Compose's image (the stand-in's name from .env or out/standin.env where no registry is reachable).
+	@export PGTEST_IMAGE=$$(scripts/test-postgres.sh image) PGTEST_PORT=55433; eval "$$(scripts/test-postgres.sh)"; status=0; \
 	docker exec fargateshop-pgtest-55433 postgres --version; \
 	go test -race -count=1 ./platform/postgres/... ./apps/catalog/internal/postgres/... ./apps/orders/internal/postgres/... || status=$$?; \
 	scripts/test-postgres.sh stop; exit $$status

@@ -6,14 +6,18 @@
 # user "postgres" only: every other role must give its password (SCRAM), so
 # tests of password handling see what RDS does. It keeps its data in
 # ${PGTEST_DIR:-/tmp/fargateshop-pg}.
-# `scripts/test-postgres.sh stop` stops it.
+# `scripts/test-postgres.sh stop` stops it; `scripts/test-postgres.sh image`
+# prints the PostgreSQL image Compose runs.
 #
 # The host's server is the one Debian 12 ships (15). PGTEST_IMAGE runs the
 # server of a PostgreSQL image in Docker instead, with the same rules and
 # settings, e.g. 17 as in Compose and RDS, from the stand-in (make standin):
 #   PGTEST_IMAGE=fargateshop-standin/postgres:17 PGTEST_PORT=55433 scripts/test-postgres.sh
-# Its data lives in the container's memory and goes with `stop`.
+# Its data lives in the container's memory and goes with `stop`. A machine
+# without PostgreSQL's server but with Docker gets Compose's image the same
+# way, so `make test` needs no more than `docker compose up` does.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 port="${PGTEST_PORT:-55432}"
 dir="${PGTEST_DIR:-/tmp/fargateshop-pg}"
@@ -29,6 +33,52 @@ print_env() {
   echo "export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
   echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$port/shop?sslmode=disable"
 }
+
+# compose_image is the PostgreSQL image Compose runs: POSTGRES_IMAGE from the
+# environment, .env or the stand-ins' out/standin.env, else the public image
+# docker-compose.yml pins.
+compose_image() {
+  local img=${POSTGRES_IMAGE:-}
+  [ -n "$img" ] || img=$(sed -n 's/^POSTGRES_IMAGE=//p' .env out/standin.env 2>/dev/null | head -n1)
+  # shellcheck disable=SC2016 # a literal ${ in the pattern
+  [ -n "$img" ] || img=$(sed -n 's/^ *image: \${POSTGRES_IMAGE:-\(.*\)}$/\1/p' docker-compose.yml)
+  [ -n "$img" ] || { echo "test-postgres: cannot read the PostgreSQL image from docker-compose.yml" >&2; exit 1; }
+  echo "$img"
+}
+if [ "${1:-}" = image ]; then
+  compose_image
+  exit 0
+fi
+
+# host_bindir finds the host's PostgreSQL server programs: pg_config's
+# directory, initdb on PATH, or Debian's newest versioned directory.
+host_bindir() {
+  local d
+  if command -v pg_config >/dev/null 2>&1; then
+    d=$(pg_config --bindir)
+    [ -x "$d/initdb" ] && { echo "$d"; return; }
+  fi
+  if d=$(command -v initdb 2>/dev/null) && [ -x "$d" ]; then
+    dirname "$(readlink -f "$d")"
+    return
+  fi
+  d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+  [ -x "$d/initdb" ] && echo "$d"
+  return 0
+}
+
+bindir=""
+if [ -z "${PGTEST_IMAGE:-}" ]; then
+  bindir=$(host_bindir)
+  if [ -z "$bindir" ]; then
+    if ! docker info >/dev/null 2>&1; then
+      echo "test-postgres: no PostgreSQL server and no Docker engine here: install either (apt-get install -y postgresql, or Docker)" >&2
+      exit 1
+    fi
+    PGTEST_IMAGE=$(compose_image)
+    [ "${1:-start}" = stop ] || echo "test-postgres: no PostgreSQL server on this machine; running $PGTEST_IMAGE in Docker on port $port" >&2
+  fi
+fi
 
 if [ -n "${PGTEST_IMAGE:-}" ]; then
   name="fargateshop-pgtest-$port"
@@ -61,17 +111,6 @@ if [ -n "${PGTEST_IMAGE:-}" ]; then
     docker exec "$name" psql -U postgres -d postgres -qc "CREATE DATABASE shop" >&2
   print_env
   exit 0
-fi
-
-bindir=""
-if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
-  bindir="$(pg_config --bindir)"
-else
-  bindir="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
-fi
-if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
-  echo "test-postgres: PostgreSQL server binaries not found; install them with: apt-get install -y postgresql" >&2
-  exit 1
 fi
 
 # initdb refuses to run as root; use the postgres account Debian's package creates.
