@@ -3,17 +3,22 @@
 #
 #   scripts/stack.sh up     build the images, start everything, wait until healthy
 #   scripts/stack.sh down   stop and remove the containers (the pgdata volume stays)
-#   scripts/stack.sh e2e    up, smoke suite, fault checks, down (even on failure)
+#   scripts/stack.sh e2e    up, smoke suite, fault checks, soak, then down with
+#                           its volume (even on failure)
+#
+# e2e runs a Compose project of its own (E2E_PROJECT, default fargateshop-e2e)
+# with its own database volume and its edge on E2E_PORT (default 18080): the
+# test data never lands in the stack `make stack` or `docker compose up`
+# keep, which may stay up on :8080 meanwhile.
 #
 # Environment: STACK_TIMEOUT (seconds to wait for health, default 300),
-# SMOKE_BASE_URL (default http://localhost:8080), STANDINS (auto|yes|no, see
-# use_standins) and the variables in .env.example. Needs Docker Compose v2 and buildx (scripts/install-tools.sh).
+# EDGE_PORT (the edge's port on the host, default 8080), STANDINS (auto|yes|no, see use_standins) and the
+# variables in .env.example. Needs Docker Compose v2 and buildx (scripts/install-tools.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 STACK_TIMEOUT=${STACK_TIMEOUT:-300}
-SMOKE_BASE_URL=${SMOKE_BASE_URL:-http://localhost:8080}
 # The public base images, read where they are declared (pinned by digest).
 # shellcheck disable=SC2016 # a literal ${ in the pattern
 mapfile -t PUBLIC_IMAGES < <(sed -n 's/^ARG \(GO_IMAGE\|RUNTIME_IMAGE\)=//p' apps/Dockerfile
@@ -111,7 +116,7 @@ up() {
   fi
   log "healthy in $((SECONDS - start))s:"
   compose ps
-  log "edge at http://localhost:8080"
+  log "edge at http://localhost:${EDGE_PORT:-8080}"
 }
 
 down() {
@@ -121,10 +126,15 @@ down() {
 
 e2e() {
   local rc=0 smoke=0 faults=0 containers=0 soak=0
-  # Down whatever happens from here on, keeping the first failure's code.
-  trap 'log "stopping the stack"; compose down --remove-orphans || true' EXIT
+  # Every docker compose below, the tests' and the soak's included, reads
+  # the project and the port from the environment.
+  export COMPOSE_PROJECT_NAME=${E2E_PROJECT:-fargateshop-e2e} EDGE_PORT=${E2E_PORT:-18080}
+  export SMOKE_BASE_URL=http://localhost:$EDGE_PORT BASE_URL=http://localhost:$EDGE_PORT
+  log "e2e in Compose project $COMPOSE_PROJECT_NAME, edge on :$EDGE_PORT"
+  # Down, volume included, whatever happens from here on, keeping the first
+  # failure's code.
+  trap 'log "stopping the stack and removing its volume"; compose down --remove-orphans --volumes || true' EXIT
   up
-  export SMOKE_BASE_URL
   log "smoke suite against $SMOKE_BASE_URL"
   go test -count=1 -tags smoke ./smoke/... || smoke=$?
   log "fault checks (stop, restart and start containers)"
