@@ -3,11 +3,13 @@
 # gofmt, go vet, staticcheck, and govulncheck against a vulnerability database
 # built from the golang.org/x/vulndb module, because the vulnerability service
 # itself may be unreachable (it is on registry-only networks) while the Go
-# module proxy is not. Then shellcheck over scripts/ and .ci/run.
+# module proxy is not. Then shellcheck over scripts/ and .ci/run, and
+# actionlint over .github/workflows (it runs shellcheck on their run: steps).
 set -euo pipefail
 
 STATICCHECK_VERSION=v0.8.2
 GOVULNCHECK_VERSION=v1.9.0
+ACTIONLINT_VERSION=v1.7.12
 VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,6 +24,11 @@ fi
 if ! "$bin/govulncheck" -version 2>/dev/null | grep -q "$GOVULNCHECK_VERSION"; then
   echo "lint: installing govulncheck $GOVULNCHECK_VERSION"
   go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION"
+fi
+
+if ! "$bin/actionlint" -version 2>/dev/null | grep -qx "$ACTIONLINT_VERSION"; then
+  echo "lint: installing actionlint $ACTIONLINT_VERSION"
+  go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 fi
 
 db="$root/.cache/vulndb-$VULNDB_VERSION"
@@ -47,4 +54,8 @@ done
 echo "lint: shellcheck"
 # -x follows the files a script sources, where shellcheck can find them.
 (cd "$root" && shellcheck -x scripts/*.sh .ci/run) || status=1
+echo "lint: actionlint"
+# Without arguments actionlint finds .github/workflows from the current
+# directory; shellcheck on PATH makes it check every run: script too.
+(cd "$root" && "$bin/actionlint") || status=1
 exit $status
