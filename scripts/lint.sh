@@ -58,4 +58,12 @@ echo "lint: actionlint"
 # Without arguments actionlint finds .github/workflows from the current
 # directory; shellcheck on PATH makes it check every run: script too.
 (cd "$root" && "$bin/actionlint") || status=1
+# A tag can be moved to other code; a commit cannot. actionlint does not
+# ask for this, so every uses: must name a full commit and the tag it was.
+echo "lint: actions pinned by commit"
+unpinned=$(cd "$root" && { grep -nE '^[[:space:]-]*uses:' .github/workflows/*.yml |
+  grep -vE 'uses: [^@ ]+@[0-9a-f]{40} # v[0-9]+\.[0-9]+\.[0-9]+$' || true; })
+if [ -n "$unpinned" ]; then
+  echo "lint: pin these by full commit SHA with a '# vX.Y.Z' comment:"; echo "$unpinned"; status=1
+fi
 exit $status
