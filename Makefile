@@ -17,10 +17,30 @@ DEPLOY_TIMEOUT ?= 15m
 FORMAT ?= text
 ASSUME ?=
 
-.PHONY: help test test-pg17 lint run tools standin stack stack-down smoke e2e soak bench fuzz deploy deploy-check plan plan-docs
+.PHONY: help new-service remove-service test test-pg17 lint run tools standin stack stack-down smoke e2e soak bench fuzz deploy deploy-check plan plan-docs
 
 help: ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+# make new-service NAME=x PATH=/api/x: make exports a command-line variable
+# to its recipes, so PATH= would also hide go from them. The route is read
+# from it and the shell's PATH put back (the environment's, as make <= 4.3
+# gives it to $(shell)); ROUTE= does the same without the detour.
+ROUTE ?=
+DB ?=
+ifeq ($(origin PATH),command line)
+ROUTE := $(PATH)
+override PATH := $(shell printenv PATH)
+endif
+
+new-service: ## Add a service: NAME=x [PATH=/api/x] [DB=yes] (apps/x, routing entry, Compose block, go.work)
+	@command -v go >/dev/null || { echo "make new-service: go is not on PATH; give the route as ROUTE=/api/x" >&2; exit 2; }
+	@mkdir -p out && go build -o out/newservice ./scripts/newservice
+	@out/newservice add -name "$(NAME)" -path "$(ROUTE)" -db "$(DB)"
+
+remove-service: ## Undo new-service for NAME (the shop's own services are refused)
+	@mkdir -p out && go build -o out/newservice ./scripts/newservice
+	@out/newservice remove -name "$(NAME)"
 
 # -race always: the services are concurrent by nature (leases, the sweeper, the
 # breaker, the proxy), and a race found later costs more than the slower run.
