@@ -37,10 +37,13 @@ new-service: ## Add a service: NAME=x [PATH=/api/x] [DB=yes] (apps/x, routing en
 	@command -v go >/dev/null || { echo "make new-service: go is not on PATH; give the route as ROUTE=/api/x" >&2; exit 2; }
 	@mkdir -p out && go build -o out/newservice ./scripts/newservice
 	@out/newservice add -name "$(NAME)" -path "$(ROUTE)" -db "$(DB)"
+	@# The plan's diagram and cost in the docs follow the declaration.
+	@$(MAKE) --no-print-directory plan-docs
 
 remove-service: ## Undo new-service for NAME (the shop's own services are refused)
 	@mkdir -p out && go build -o out/newservice ./scripts/newservice
 	@out/newservice remove -name "$(NAME)"
+	@$(MAKE) --no-print-directory plan-docs
 
 # -race always: the services are concurrent by nature (leases, the sweeper, the
 # breaker, the proxy), and a race found later costs more than the slower run.

@@ -154,7 +154,12 @@ func TestResourceCounts(t *testing.T) {
 		"dev+allFlows":             {94, 13},
 		"prod":                     {96, 13},
 	}
-	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+	shop := shopServices(t)
+	forEach(t, func(t *testing.T, sc scenario, _ *stack) {
+		st, err := runProgram(shop, sc.stack, sc.config)
+		if err != nil {
+			t.Fatal(err)
+		}
 		custom, components := 0, 0
 		for _, r := range st.resources {
 			if r.Custom {
