@@ -108,20 +108,20 @@ func TestRefusals(t *testing.T) {
 		{"reserved word", []string{"add", "-name", "internal"}, `"internal" is reserved`},
 		{"compose's database", []string{"add", "-name", "postgres"}, `"postgres" is reserved`},
 		{"upper case", []string{"add", "-name", "Reviews"}, "not a DNS label"},
-		{"leading digit", []string{"add", "-name", "1reviews"}, "not a DNS label"},
-		{"trailing hyphen", []string{"add", "-name", "reviews-"}, "not a DNS label"},
-		{"underscore", []string{"add", "-name", "my_reviews"}, "not a DNS label"},
+		{"leading digit", []string{"add", "-name", "1probe"}, "not a DNS label"},
+		{"trailing hyphen", []string{"add", "-name", "probe-"}, "not a DNS label"},
+		{"underscore", []string{"add", "-name", "my_probe"}, "not a DNS label"},
 		{"too long", []string{"add", "-name", "abcdefghijklmnopqrstuvwxy"}, "not a DNS label"},
-		{"a path of another service", []string{"add", "-name", "reviews", "-path", "/api/orders"}, `already routed to "orders"`},
-		{"a path under another service's", []string{"add", "-name", "reviews", "-path", "/api/catalog/reviews"}, `clashes with service "catalog"`},
-		{"the web's assets", []string{"add", "-name", "reviews", "-path", "/static/reviews"}, "/static is reserved"},
-		{"internal endpoints", []string{"add", "-name", "reviews", "-path", "/internal/reviews"}, "/internal is reserved"},
-		{"wildcard path", []string{"add", "-name", "reviews", "-path", "/api/reviews/*"}, "want a literal path"},
-		{"relative path", []string{"add", "-name", "reviews", "-path", "api/reviews"}, "want a literal path"},
-		{"bad DB", []string{"add", "-name", "reviews", "-db", "maybe"}, "want yes or no"},
+		{"a path of another service", []string{"add", "-name", "probe", "-path", "/api/orders"}, `already routed to "orders"`},
+		{"a path under another service's", []string{"add", "-name", "probe", "-path", "/api/catalog/probe"}, `clashes with service "catalog"`},
+		{"the web's assets", []string{"add", "-name", "probe", "-path", "/static/probe"}, "/static is reserved"},
+		{"internal endpoints", []string{"add", "-name", "probe", "-path", "/internal/probe"}, "/internal is reserved"},
+		{"wildcard path", []string{"add", "-name", "probe", "-path", "/api/probe/*"}, "want a literal path"},
+		{"relative path", []string{"add", "-name", "probe", "-path", "api/probe"}, "want a literal path"},
+		{"bad DB", []string{"add", "-name", "probe", "-db", "maybe"}, "want yes or no"},
 		{"remove a built-in service", []string{"remove", "-name", "orders"}, "services the shop is made of"},
 		{"remove the edge", []string{"remove", "-name", "edge"}, "services the shop is made of"},
-		{"remove nothing", []string{"remove", "-name", "reviews"}, `no service "reviews"`},
+		{"remove nothing", []string{"remove", "-name", "probe"}, `no service "probe"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -143,7 +143,7 @@ func TestRefusals(t *testing.T) {
 // byte for byte, with the database flag and without.
 func TestEditsUndo(t *testing.T) {
 	for _, db := range []bool{false, true} {
-		spec := Spec{Name: "reviews", Prefix: "/api/reviews", Paths: []string{"/api/reviews", "/api/reviews/*"}, Priority: 300, Database: db}
+		spec := Spec{Name: "probe", Prefix: "/api/probe", Paths: []string{"/api/probe", "/api/probe/*"}, Priority: 300, Database: db}
 		for _, tc := range []struct {
 			file   string
 			add    func([]byte, Spec) ([]byte, error)
@@ -151,9 +151,9 @@ func TestEditsUndo(t *testing.T) {
 			want   string
 			more   string // once more with DB=yes
 		}{
-			{declarationFile, addEntry, removeEntry, `Paths:    []string{"/api/reviews", "/api/reviews/*"},`, "Database: true"},
-			{composeFile, addComposeService, removeComposeService, `test: ["CMD", "/usr/local/bin/reviews", "healthcheck"]`, "@postgres:5432/shop?"},
-			{workFile, addWorkLine, removeWorkLine, "\t./apps/orders\n\t./apps/reviews\n\t./apps/web\n", ""},
+			{declarationFile, addEntry, removeEntry, `Paths:    []string{"/api/probe", "/api/probe/*"},`, "Database: true"},
+			{composeFile, addComposeService, removeComposeService, `test: ["CMD", "/usr/local/bin/probe", "healthcheck"]`, "@postgres:5432/shop?"},
+			{workFile, addWorkLine, removeWorkLine, "\t./apps/probe\n", ""},
 		} {
 			orig, err := os.ReadFile(filepath.Join(repoRoot, tc.file))
 			if err != nil {
@@ -221,8 +221,8 @@ func TestNewServiceRoute(t *testing.T) {
 	}
 	prog := servertest.Start(t, run, env)
 	for path, want := range map[string]string{
-		"/api/reviews":          "reviews /api/reviews",
-		"/api/reviews/hello":    "reviews /api/reviews/hello",
+		"/api/probe":          "probe /api/probe",
+		"/api/probe/hello":    "probe /api/probe/hello",
 		"/api/catalog/products": "catalog /api/catalog/products",
 		"/":                     "web /",
 	} {
@@ -239,7 +239,7 @@ func TestNewServiceRoute(t *testing.T) {
 }
 `
 
-// TestNewServiceEndToEnd runs make new-service's program for reviews in a
+// TestNewServiceEndToEnd runs make new-service's program for probe in a
 // copy of the repository, proves the result builds, routes, deploys under
 // the mocks and composes, then removes it and compares every file.
 func TestNewServiceEndToEnd(t *testing.T) {
@@ -263,16 +263,16 @@ func TestNewServiceEndToEnd(t *testing.T) {
 		return string(out)
 	}
 
-	sh(".", "go", "run", "./scripts/newservice", "add", "-name", "reviews")
-	sh("apps/reviews", "go", "build", "./...")
-	sh("apps/reviews", "go", "vet", "./...")
-	sh("apps/reviews", "go", "test", "-count=1", "./...")
+	sh(".", "go", "run", "./scripts/newservice", "add", "-name", "probe")
+	sh("apps/probe", "go", "build", "./...")
+	sh("apps/probe", "go", "vet", "./...")
+	sh("apps/probe", "go", "test", "-count=1", "./...")
 	// The image builds the module alone (GOWORK=off) from its own go.sum.
 	cmd := exec.Command("go", "build", "-o", os.DevNull, ".")
-	cmd.Dir = filepath.Join(root, "apps/reviews")
+	cmd.Dir = filepath.Join(root, "apps/probe")
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOPROXY=off", "GOFLAGS=-mod=readonly")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("apps/reviews alone, as the image builds it: %v\n%s", err, out)
+		t.Fatalf("apps/probe alone, as the image builds it: %v\n%s", err, out)
 	}
 	// The declaration validates, and the edge and compose agree with it.
 	sh(".", "go", "test", "-count=1", "./platform/routing/")
@@ -288,17 +288,17 @@ func TestNewServiceEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One ECR repository, ECS service, target group and listener rule per
-	// declared path, reviews among them, in every scenario under the mocks.
+	// declared path, probe among them, in every scenario under the mocks.
 	out := sh(".", "go", "test", "-count=1", "-v", "-run", "TestDeclarationAndInfraAgree", "./infra/")
 	if !strings.Contains(out, "--- PASS: TestDeclarationAndInfraAgree") {
 		t.Fatalf("TestDeclarationAndInfraAgree did not run:\n%s", out)
 	}
 	sh(".", "docker", "compose", "config", "-q")
-	if services := sh(".", "docker", "compose", "config", "--services"); !strings.Contains("\n"+services, "\nreviews\n") {
-		t.Errorf("docker compose config --services: got %q, want reviews among them", services)
+	if services := sh(".", "docker", "compose", "config", "--services"); !strings.Contains("\n"+services, "\nprobe\n") {
+		t.Errorf("docker compose config --services: got %q, want probe among them", services)
 	}
 
-	sh(".", "go", "run", "./scripts/newservice", "remove", "-name", "reviews")
+	sh(".", "go", "run", "./scripts/newservice", "remove", "-name", "probe")
 	if d := sameTree(before, snapshot(t, root)); len(d) > 0 {
 		t.Errorf("remove-service left the copy different from the original: %v", d)
 	}
