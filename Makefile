@@ -48,7 +48,8 @@ remove-service: ## Undo new-service for NAME (the shop's own services are refuse
 # -race always: the services are concurrent by nature (leases, the sweeper, the
 # breaker, the proxy), and a race found later costs more than the slower run.
 test: ## Every module's tests with the race detector; starts a throwaway PostgreSQL (the host's, else Compose's image in Docker) unless TEST_DATABASE_URL is set
-	@if [ -z "$$TEST_DATABASE_URL" ]; then eval "$$(scripts/test-postgres.sh)"; fi; \
+	@# A server that cannot start stops here, not as tests without a database.
+	@if [ -z "$$TEST_DATABASE_URL" ]; then env=$$(scripts/test-postgres.sh) || exit $$?; eval "$$env"; fi; \
 	go test -race -count=1 $(PKGS)
 
 test-pg17: ## The database tests again on PostgreSQL 17 (Compose's image, in Docker): the host's server is Debian 12's 15

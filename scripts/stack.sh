@@ -105,8 +105,8 @@ up() {
   # three then take seconds instead of compiling the same packages side by side.
   log "building catalog (first cold build compiles the dependencies: minutes)"
   compose build catalog
-  log "building orders, web and edge"
-  compose build orders web edge
+  log "building the other services"
+  compose build
   log "built in $((SECONDS - start))s; starting (waiting up to ${STACK_TIMEOUT}s for health)"
   start=$SECONDS
   if ! compose up -d --wait --wait-timeout "$STACK_TIMEOUT"; then

@@ -18,10 +18,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fargateshop/shop/platform/routing"
 	"github.com/fargateshop/shop/systemtest/harness"
 )
 
-var appServices = []string{"catalog", "orders", "web", "edge"}
+// appServices are the programs Compose runs from apps/: every declared
+// service (make new-service adds to them) and the edge.
+var appServices = func() []string {
+	var names []string
+	for _, s := range routing.Services {
+		names = append(names, s.Name)
+	}
+	return append(names, "edge")
+}()
 
 func dockerOut(t *testing.T, dir string, args ...string) []byte {
 	t.Helper()

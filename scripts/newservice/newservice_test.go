@@ -122,6 +122,9 @@ func TestRefusals(t *testing.T) {
 		{"remove a built-in service", []string{"remove", "-name", "orders"}, "services the shop is made of"},
 		{"remove the edge", []string{"remove", "-name", "edge"}, "services the shop is made of"},
 		{"remove nothing", []string{"remove", "-name", "probe"}, `no service "probe"`},
+		{"remove Compose's database", []string{"remove", "-name", "postgres"}, `no service "postgres"`},
+		{"remove a volume", []string{"remove", "-name", "pgdata"}, `no service "pgdata"`},
+		{"a schema PostgreSQL keeps", []string{"add", "-name", "pg-stats", "-db", "yes"}, "PostgreSQL reserves pg_*"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -301,5 +304,23 @@ func TestNewServiceEndToEnd(t *testing.T) {
 	sh(".", "go", "run", "./scripts/newservice", "remove", "-name", "probe")
 	if d := sameTree(before, snapshot(t, root)); len(d) > 0 {
 		t.Errorf("remove-service left the copy different from the original: %v", d)
+	}
+}
+
+// TestEdgeWaitsForTheNewService: the edge, which routes to every service,
+// starts once the new one is healthy too.
+func TestEdgeWaitsForTheNewService(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join(repoRoot, composeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, err := addComposeService(orig, Spec{Name: "probe", Prefix: "/api/probe", Paths: []string{"/api/probe", "/api/probe/*"}, Priority: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edge, _ := bytes.Cut(added, []byte(composeEdge))
+	_, deps, ok := bytes.Cut(edge, []byte(edgeDependsOn))
+	if !ok || !bytes.Contains(deps, []byte("      web:\n        condition: service_healthy\n"+edgeDependency("probe"))) {
+		t.Errorf("got the edge's depends_on\n%s\nwant probe after the existing entries", deps)
 	}
 }

@@ -87,6 +87,9 @@ func (r Repo) Plan(name, prefix string, database bool) (Spec, error) {
 		return Spec{}, fmt.Errorf("NAME=%q is not a DNS label: 1..%d lower-case letters, digits and inner '-', starting with a letter", name, maxNameLen)
 	case slices.Contains(reserved, name):
 		return Spec{}, fmt.Errorf("NAME=%q is reserved", name)
+	case database && (strings.HasPrefix(name, "pg-") || name == "public"):
+		// PostgreSQL keeps pg_* schemas for itself, and public is everyone's.
+		return Spec{}, fmt.Errorf("NAME=%q cannot own a schema (%s): PostgreSQL reserves pg_* and public", name, strings.ReplaceAll(name, "-", "_"))
 	}
 	if _, ok := routing.Lookup(routing.Services, name); ok {
 		return Spec{}, fmt.Errorf("service %q exists in %s", name, declarationFile)
@@ -185,6 +188,12 @@ func (r Repo) Remove(name string) error {
 	}
 	if !dnsLabel.MatchString(name) {
 		return fmt.Errorf("NAME=%q is not a DNS label", name)
+	}
+	// Only what add-service made: a declared service with its own module.
+	// Anything else of that name (Compose's postgres, a volume) stays.
+	_, declared := routing.Lookup(routing.Services, name)
+	if _, err := os.Stat(filepath.Join(r.Root, "apps", name, "go.mod")); slices.Contains(reserved, name) || (!declared && err != nil) {
+		return fmt.Errorf("no service %q to remove", name)
 	}
 	var rest []routing.Service
 	for _, s := range routing.Services {
@@ -458,13 +467,46 @@ func addComposeService(src []byte, spec Spec) ([]byte, error) {
 	if spec.Database {
 		b.WriteString("    depends_on:\n      postgres:\n        condition: service_healthy\n")
 	}
-	return slices.Concat(src[:at], []byte(b.String()), src[at:]), nil
+	out := slices.Concat(src[:at], []byte(b.String()), src[at:])
+	return edgeWaitsFor(out, spec.Name)
+}
+
+// edgeDependsOn is the edge's depends_on key: the edge starts once every
+// service it routes to is healthy, and a new one joins the list.
+const edgeDependsOn = "\n    depends_on:\n"
+
+func edgeDependency(name string) string {
+	return "      " + name + ":\n        condition: service_healthy\n"
+}
+
+// edgeWaitsFor appends the service to the edge's depends_on list.
+func edgeWaitsFor(src []byte, name string) ([]byte, error) {
+	edge := bytes.Index(src, []byte(composeEdge))
+	if edge < 0 {
+		return nil, errors.New("no `  edge:` service")
+	}
+	dep := bytes.Index(src[edge+1:], []byte(edgeDependsOn))
+	if dep < 0 {
+		return nil, errors.New("the edge has no depends_on list to join")
+	}
+	// The list ends at the first line indented less than its entries.
+	end := edge + 1 + dep + len(edgeDependsOn)
+	for end < len(src) && bytes.HasPrefix(src[end:], []byte("      ")) {
+		end = lineEnd(src, end)
+	}
+	return slices.Concat(src[:end], []byte(edgeDependency(name)), src[end:]), nil
 }
 
 // removeComposeService deletes the service's block: the blank line before
 // it, its key line and every line indented under it, as addComposeService
 // wrote them.
 func removeComposeService(src []byte, name string) ([]byte, error) {
+	if edge := bytes.Index(src, []byte(composeEdge)); edge >= 0 {
+		if at := bytes.Index(src[edge:], []byte(edgeDependency(name))); at >= 0 {
+			at += edge
+			src = slices.Concat(src[:at], src[at+len(edgeDependency(name)):])
+		}
+	}
 	at := bytes.Index(src, []byte("\n  "+name+":\n"))
 	if at < 0 {
 		return src, nil
