@@ -559,21 +559,6 @@ func text(v any) string {
 	return fmt.Sprint(v)
 }
 
-// number reads a number the engine may carry as float64, int or string
-// (task CPU and memory are strings).
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int:
-		return float64(n), true
-	case string:
-		f, err := strconv.ParseFloat(n, 64)
-		return f, err == nil
-	}
-	return 0, false
-}
-
 // isTrue reads a boolean input; anything else is false.
 func isTrue(v any) bool {
 	b, _ := v.(bool)
@@ -772,10 +757,7 @@ func (e *estimator) ecsService(r recorded, c string) {
 		e.fail("cost: service %s: no Fargate price for CPU architecture %q in %s", r.Name, arch, pricesFile)
 		return
 	}
-	strategy := asSlice(r.Inputs["capacityProviderStrategies"])
-	if len(strategy) == 0 && launch == "" {
-		strategy = e.clusterDefaultStrategy()
-	}
+	strategy := capacityStrategyOf(e.st, r)
 	desired, _ := number(r.Inputs["desiredCount"]) // unset: 0, the provider's default
 	maxTasks := desired
 	for _, t := range e.st.ofType("aws:appautoscaling/target:Target") {
@@ -859,9 +841,14 @@ func (e *estimator) taskDefinition(ref string) (recorded, bool) {
 	return recorded{}, false
 }
 
-// clusterDefaultStrategy is the strategy a service without its own uses.
-func (e *estimator) clusterDefaultStrategy() []any {
-	for _, cp := range e.st.ofType("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders") {
+// capacityStrategyOf is the capacity provider strategy a service's tasks
+// are placed by: its own, else, when it names no launch type either, the
+// cluster's default. The estimate and the diagram both read it here.
+func capacityStrategyOf(st *stack, svc recorded) []any {
+	if s := asSlice(svc.Inputs["capacityProviderStrategies"]); len(s) > 0 || svc.Inputs["launchType"] != nil {
+		return s
+	}
+	for _, cp := range st.ofType("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders") {
 		if s := asSlice(cp.Inputs["defaultCapacityProviderStrategies"]); len(s) > 0 {
 			return s
 		}

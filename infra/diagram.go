@@ -158,12 +158,7 @@ func tasksLabel(n float64) string {
 // Spot, or both, from its capacity provider strategy, else the cluster's
 // default strategy, else its launch type.
 func capacity(st *stack, svc recorded) string {
-	strategy := asSlice(svc.Inputs["capacityProviderStrategies"])
-	if len(strategy) == 0 {
-		for _, c := range st.ofType("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders") {
-			strategy = asSlice(c.Inputs["defaultCapacityProviderStrategies"])
-		}
-	}
+	strategy := capacityStrategyOf(st, svc)
 	var base, onDemand, spot float64
 	for _, s := range strategy {
 		switch dig(s, "capacityProvider") {

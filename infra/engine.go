@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -369,9 +370,24 @@ func asStrings(v any) []string {
 	return out
 }
 
-// num reads a number input (the engine carries every number as float64).
+// number reads a number the engine may carry as float64, int or string
+// (task CPU and memory are strings); ok is false when there is none.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case string:
+		f, err := strconv.ParseFloat(n, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// num is number where a missing value reads as 0.
 func num(v any) float64 {
-	f, _ := v.(float64)
+	f, _ := number(v)
 	return f
 }
 
