@@ -303,8 +303,11 @@ var controls = []control{
 		vpc := st.one(t, "awsx:ec2:Vpc", "network")
 		group := st.one(t, "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
 		logs := st.where("aws:ec2/flowLog:FlowLog", "vpcId", vpc.Outputs["vpcId"])
-		// The control's trafficType parameter is REJECT: a log of refused
-		// flows, which ALL includes.
+		// The control's trafficType parameter is REJECT, not customizable:
+		// a log of refused flows, which ALL includes ("[EC2.6] VPC flow
+		// logging should be enabled in all VPCs", Security Hub controls
+		// reference; the Config rule vpc-flow-logs-enabled takes it as its
+		// trafficType parameter).
 		if len(logs) != 1 || (logs[0].Inputs["trafficType"] != "ALL" && logs[0].Inputs["trafficType"] != "REJECT") ||
 			logs[0].Inputs["logDestination"] != group.Outputs["arn"] {
 			v = append(v, fmt.Sprintf("got flow logs %v, want ALL or REJECT traffic to %v", logs, group.Outputs["arn"]))

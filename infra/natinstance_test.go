@@ -14,6 +14,16 @@ import (
 // instance in the first public subnet that forwards for the VPC, and a
 // default route to it in every private subnet's route table; and that the
 // NAT gateway stacks build none of it.
+//
+// What AWS documents and this test holds the program to: a NAT instance must
+// have source/destination checking off, sit in a public subnet with a public
+// address, and be the target of the private subnets' 0.0.0.0/0 routes
+// ("NAT instances", Amazon VPC user guide,
+// https://docs.aws.amazon.com/vpc/latest/userguide/VPC_NAT_Instance.html);
+// IMDSv2 is required when http_tokens is "required", and a hop limit of 1
+// keeps the token from answering anything the instance forwards ("Configure
+// the instance metadata options", Amazon EC2 user guide); EBS encryption is
+// per volume (FSBP EC2.3).
 func TestNatInstance(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		instances := st.ofType("aws:ec2/instance:Instance")
@@ -50,6 +60,7 @@ func TestNatInstance(t *testing.T) {
 			{"keyName", nat.Inputs["keyName"], nil},
 			{"iamInstanceProfile", nat.Inputs["iamInstanceProfile"], profile.Outputs["name"]},
 			{"metadataOptions.httpTokens", dig(nat.Inputs, "metadataOptions", "httpTokens"), "required"},
+			{"metadataOptions.httpPutResponseHopLimit", dig(nat.Inputs, "metadataOptions", "httpPutResponseHopLimit"), 1.0},
 			{"rootBlockDevice.encrypted", dig(nat.Inputs, "rootBlockDevice", "encrypted"), true},
 			{"rootBlockDevice.volumeType", dig(nat.Inputs, "rootBlockDevice", "volumeType"), "gp3"},
 			{"userDataReplaceOnChange", nat.Inputs["userDataReplaceOnChange"], true},
@@ -144,7 +155,9 @@ func TestNatInstance(t *testing.T) {
 }
 
 // TestServicesWaitForEgress: a task pulls its image, reads its secrets and
-// ships its logs through NAT. A service created before the way out is
+// ships its logs through NAT: a Fargate task in a private subnet needs a NAT
+// (or VPC endpoints) to reach ECR ("CannotPullContainer task errors in
+// Amazon ECS", Amazon ECS developer guide). A service created before the way out is
 // complete starts tasks that fail to pull (CannotPullContainerError) and may
 // trip the circuit breaker on the first deploy; every ECS service waits for
 // the VPC and, with a NAT instance, for the instance and every route to it.

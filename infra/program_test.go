@@ -563,6 +563,11 @@ func TestServiceWiring(t *testing.T) {
 	})
 }
 
+// TestAutoscaling: Application Auto Scaling changes a service's desired
+// count, and pulumi-aws's ecs.Service documents ignoreChanges on
+// desiredCount for that case (the resource's "Ignoring Changes to Desired
+// Count" note, from terraform-provider-aws's aws_ecs_service); without a
+// scaling target nothing else sets it, so up must not ignore it.
 func TestAutoscaling(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		alb := st.one(t, "aws:lb/loadBalancer:LoadBalancer", "loadbalancer")
