@@ -12,7 +12,7 @@ SOAK_DURATION ?= 2m
 FUZZTIME ?= 30s
 STACK ?= dev
 DEPLOY_TIMEOUT ?= 15m
-# make plan: FORMAT=json for one JSON document; ASSUME="key=value key=value"
+# make plan: FORMAT=json for one JSON document, FORMAT=markdown for a CI summary; ASSUME="key=value key=value"
 # changes the cost estimate's usage assumptions.
 FORMAT ?= text
 ASSUME ?=
@@ -107,10 +107,10 @@ deploy-check: ## Check that every service of STACK runs the task definition the 
 
 # The real program under the mock engine: no AWS account, no Pulumi CLI, no
 # network. Built once into out/; later runs reuse Go's build cache.
-plan: ## What STACK (dev, or a stack file) would create, its diagram, monthly cost and FSBP controls; FORMAT=json, ASSUME="k=v ..."
-	@case "$(FORMAT)" in text|json) ;; *) echo "make plan: FORMAT=$(FORMAT): want text or json" >&2; exit 2;; esac
+plan: ## What STACK (dev, or a stack file) would create, its diagram, monthly cost and FSBP controls; FORMAT=json|markdown, ASSUME="k=v ..."
+	@case "$(FORMAT)" in text|json|markdown) ;; *) echo "make plan: FORMAT=$(FORMAT): want text, json or markdown" >&2; exit 2;; esac
 	@mkdir -p out && go build -o out/infra ./infra
-	@out/infra plan -stack $(STACK) $(if $(filter json,$(FORMAT)),-json) $(foreach a,$(ASSUME),-assume $(a))
+	@out/infra plan -stack $(STACK) $(if $(filter-out text,$(FORMAT)),-$(FORMAT)) $(foreach a,$(ASSUME),-assume $(a))
 
 plan-docs: ## Rewrite the generated diagrams and cost tables of docs/cloud.md and the totals in both READMEs
 	@mkdir -p out && go build -o out/infra ./infra

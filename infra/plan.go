@@ -54,9 +54,10 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-const planUsage = `usage: infra plan [-stack dev|PATH] [-json] [-assume key=value]... [-write-docs FILE]...
+const planUsage = `usage: infra plan [-stack dev|PATH] [-json|-markdown] [-assume key=value]... [-write-docs FILE]...
   -stack       a stack name (Pulumi.<name>.yaml at the repository root) or a stack file (default dev)
   -json        print the plan as one JSON document
+  -markdown    print it as Markdown, for a CI job summary or a pull request comment
   -assume      change a usage assumption of the cost estimate, e.g. -assume key=value (repeatable)
   -write-docs  rewrite this stack's generated sections of FILE instead of printing (repeatable)
 `
@@ -74,6 +75,7 @@ func runPlan(args []string, stdout, stderr io.Writer) (code int) {
 	fs.SetOutput(io.Discard)
 	stackArg := fs.String("stack", "dev", "")
 	asJSON := fs.Bool("json", false, "")
+	asMarkdown := fs.Bool("markdown", false, "")
 	var assume, docs multiFlag
 	fs.Var(&assume, "assume", "")
 	fs.Var(&docs, "write-docs", "")
@@ -83,6 +85,10 @@ func runPlan(args []string, stdout, stderr io.Writer) (code int) {
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "make plan: %s (infra plan -h for usage)\n", oneLine(err.Error()))
+		return exitUsage
+	}
+	if *asJSON && *asMarkdown {
+		fmt.Fprintln(stderr, "make plan: -json and -markdown: choose one")
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -114,6 +120,8 @@ func runPlan(args []string, stdout, stderr io.Writer) (code int) {
 			fmt.Fprintf(stderr, "make plan: %v\n", err)
 			return exitStack
 		}
+	} else if *asMarkdown {
+		p.writeMarkdown(stdout)
 	} else {
 		p.writeText(stdout)
 	}
@@ -610,6 +618,20 @@ func (p *plan) writeText(w io.Writer) {
 		p.Stack, p.StackFile, p.Project, p.Region)
 
 	fmt.Fprintf(w, "== Resources: %d ==\n", p.Total)
+	p.writeResources(w)
+
+	fmt.Fprintln(w, "\n== Diagram (Mermaid) ==")
+	fmt.Fprint(w, p.Diagram)
+
+	fmt.Fprintf(w, "\n== Monthly cost: $%.2f ==\n", p.Cost.Total)
+	p.writeCost(w)
+
+	fmt.Fprintf(w, "\n== %s ==\n", p.controlsHeading())
+	p.writeControls(w)
+}
+
+// writeResources lists the resources by component, then the counts by type.
+func (p *plan) writeResources(w io.Writer) {
 	fmt.Fprintln(w, "(\"by awsx:ec2:Vpc\": what the awsx VPC creates when deployed, named as awsx v2.21.0 names it;\n the mock engine runs no awsx code, so it registers none of them)")
 	for _, c := range p.Components {
 		fmt.Fprintf(w, "%s (%d)\n", c.Component, len(c.Resources))
@@ -628,13 +650,12 @@ func (p *plan) writeText(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "  %d\t total\n", p.Total)
 	tw.Flush()
+}
 
-	fmt.Fprintln(w, "\n== Diagram (Mermaid) ==")
-	fmt.Fprint(w, p.Diagram)
-
-	fmt.Fprintf(w, "\n== Monthly cost: $%.2f ==\n", p.Cost.Total)
+// writeCost prints the cost table, the ceiling and the usage assumed.
+func (p *plan) writeCost(w io.Writer) {
 	fmt.Fprintf(w, "%s list prices as of %s, %s hours a month\n", p.Cost.Region, p.Cost.AsOf, trimFloat(p.Cost.HoursPerMonth))
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tITEM\tARITHMETIC\tUSD/MONTH")
 	for _, l := range p.Cost.Lines {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%9.2f\n", l.Component, l.Item, l.Arithmetic, l.Monthly)
@@ -649,13 +670,20 @@ func (p *plan) writeText(w io.Writer) {
 	if len(p.UnusedAssumptions) > 0 {
 		fmt.Fprintf(w, "Set but not used by this stack's resources: %s\n", strings.Join(p.UnusedAssumptions, ", "))
 	}
+}
 
+func (p *plan) controlsHeading() string {
 	meets, fails, unchecked := p.controlCounts()
-	fmt.Fprintf(w, "\n== Security controls (AWS FSBP, as in docs/security.md): %d meet, %d fail", meets, fails)
+	h := fmt.Sprintf("Security controls (AWS FSBP, as in docs/security.md): %d meet, %d fail", meets, fails)
 	if unchecked > 0 {
-		fmt.Fprintf(w, ", %d could not be checked", unchecked)
+		h += fmt.Sprintf(", %d could not be checked", unchecked)
 	}
-	fmt.Fprintln(w, " ==")
+	return h
+}
+
+// writeControls prints each control's status, with the violations, the
+// doc's reason and any problem under it.
+func (p *plan) writeControls(w io.Writer) {
 	for _, c := range p.Controls {
 		fmt.Fprintf(w, "%-9s %-16s %s\n", c.Status, c.ID, c.Title)
 		for _, v := range c.Violations {
@@ -668,6 +696,25 @@ func (p *plan) writeText(w io.Writer) {
 			fmt.Fprintf(w, "            problem: %s\n", pr)
 		}
 	}
+}
+
+// writeMarkdown is the plan for a CI job summary or a pull request comment:
+// the total as a heading, then the cost table, the diagram (GitHub draws
+// Mermaid), the resources and the controls, each folded.
+func (p *plan) writeMarkdown(w io.Writer) {
+	fence := func(lang string, write func(io.Writer)) string {
+		var b strings.Builder
+		write(&b)
+		return "```" + lang + "\n" + strings.TrimSuffix(b.String(), "\n") + "\n```"
+	}
+	fold := func(summary, body string) {
+		fmt.Fprintf(w, "\n<details><summary>%s</summary>\n\n%s\n</details>\n", summary, body)
+	}
+	fmt.Fprintf(w, "### %s: $%.2f a month ($%.2f with every service at maxTasks)\n", p.Stack, p.Cost.Total, p.Cost.Ceiling)
+	fold("Cost line by line and the usage assumed", p.costMarkdown())
+	fold("Diagram", "```mermaid\n"+p.Diagram+"```")
+	fold(fmt.Sprintf("Resources: %d", p.Total), fence("text", p.writeResources))
+	fold(p.controlsHeading(), fence("text", p.writeControls))
 }
 
 // The JSON document: lower-case keys, the cost estimate's fields included.

@@ -534,3 +534,31 @@ func sectionOf(doc, name string) (string, bool) {
 	}
 	return body, true
 }
+
+// TestPlanMarkdown: the Markdown view holds the total as its heading, the
+// cost table docs/cloud.md shows, the diagram as a Mermaid block and the
+// resources and controls, each part folded.
+func TestPlanMarkdown(t *testing.T) {
+	p := planOf(t, "dev")
+	out, errOut, code := runPlanT(t, "-markdown")
+	if code != exitOK || errOut != "" {
+		t.Fatalf("got exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("### dev: $%.2f a month", p.Cost.Total),
+		p.costMarkdown(),
+		"```mermaid\n" + p.Diagram + "```",
+		fmt.Sprintf("<summary>Resources: %d</summary>", p.Total),
+		"<summary>" + p.controlsHeading() + "</summary>",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	if got := strings.Count(out, "<details>"); got != 4 || strings.Count(out, "</details>") != 4 {
+		t.Errorf("got %d folded parts, want 4", got)
+	}
+	if _, errOut, code := runPlanT(t, "-markdown", "-json"); code != exitUsage || !strings.Contains(errOut, "choose one") {
+		t.Errorf("-markdown -json: got exit %d, stderr %q, want a usage error", code, errOut)
+	}
+}
