@@ -78,12 +78,7 @@ func scenarios(t *testing.T) []scenario {
 }
 
 // value is the effective value of a project config key in this scenario.
-func (sc scenario) value(key string) string {
-	if v, ok := sc.config["shop:"+key]; ok {
-		return v
-	}
-	return settings[key].Default
-}
+func (sc scenario) value(key string) string { return sc.scope().value(key) }
 
 // runs caches one program run per scenario: the whole program runs once per
 // configuration and every test inspects the same result.
