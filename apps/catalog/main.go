@@ -15,9 +15,12 @@ import (
 	"github.com/fargateshop/shop/platform/config"
 	"github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/server"
+	"github.com/fargateshop/shop/platform/telemetry"
 )
 
-func main() { server.Main("catalog", version, run) }
+func main() { server.Main(service, version, run) }
+
+const service = "catalog"
 
 type settings struct {
 	Database       config.Database
@@ -28,7 +31,8 @@ type settings struct {
 	// DemoData loads the demo products into an empty catalog at start:
 	// local and dev stacks only; production fills its catalog through the
 	// admin API.
-	DemoData bool
+	DemoData  bool
+	Telemetry telemetry.Settings
 }
 
 func loadSettings(getenv func(string) (string, bool)) (settings, error) {
@@ -40,6 +44,7 @@ func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 		ReservationTTL: e.Duration("RESERVATION_TTL", 60*time.Second),
 		SweepInterval:  e.Duration("SWEEP_INTERVAL", 5*time.Second),
 		DemoData:       e.OneOf("DEMO_DATA", "false", "true", "false") == "true",
+		Telemetry:      telemetry.FromEnv(e, service),
 	}
 	e.Server()
 	return s, e.Err()
@@ -52,6 +57,12 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 		_ = ln.Close()
 		return err
 	}
+	tel, err := telemetry.Start(ctx, log, cfg.Telemetry, version)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer tel.Close() // last, after everything that may still trace
 
 	pool, err := postgres.OpenDatabase(ctx, log, cfg.Database, int32(cfg.MaxConns), 30*time.Second)
 	if err != nil {

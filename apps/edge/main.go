@@ -15,22 +15,31 @@ import (
 	"github.com/fargateshop/shop/platform/config"
 	"github.com/fargateshop/shop/platform/routing"
 	"github.com/fargateshop/shop/platform/server"
+	"github.com/fargateshop/shop/platform/telemetry"
 
 	"github.com/fargateshop/shop/apps/edge/internal/edge"
 )
 
-func main() { server.Main("edge", version, run) }
+func main() { server.Main(service, version, run) }
+
+const service = "edge"
 
 func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, bool), ln net.Listener) error {
 	if err := routing.Validate(routing.Services); err != nil {
 		return fmt.Errorf("routing declaration: %w", err)
 	}
 	settings := config.New(getenv)
+	tcfg := telemetry.FromEnv(settings, service)
 	settings.Server()
 	upstreams, err := Upstreams(routing.Services, getenv)
 	if err := errors.Join(settings.Err(), err); err != nil {
 		return err
 	}
+	tel, err := telemetry.Start(ctx, log, tcfg, version)
+	if err != nil {
+		return err
+	}
+	defer tel.Close()
 	h, err := edge.New(log, routing.Services, upstreams, edge.Options{})
 	if err != nil {
 		return err
@@ -38,7 +47,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	for _, s := range routing.Services {
 		log.Info("upstream", "service", s.Name, "url", upstreams[s.Name].String())
 	}
-	srv := server.New(h, log, version)
+	srv := server.New(telemetry.Handler(h, service), log, version)
 	// The edge only relays: its write deadline is the ALB's idle timeout
 	// (60 s), longer than a service's own 30 s, so a service's answer or the
 	// edge's 504 always reaches the client instead of a cut connection.

@@ -17,9 +17,12 @@ import (
 	platformpg "github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/routing"
 	"github.com/fargateshop/shop/platform/server"
+	"github.com/fargateshop/shop/platform/telemetry"
 )
 
-func main() { server.Main("orders", version, run) }
+func main() { server.Main(service, version, run) }
+
+const service = "orders"
 
 type settings struct {
 	database          config.Database
@@ -27,6 +30,7 @@ type settings struct {
 	maxConns          int
 	reconcileInterval time.Duration
 	lease             time.Duration
+	telemetry         telemetry.Settings
 }
 
 func loadSettings(getenv func(string) (string, bool)) (settings, error) {
@@ -37,6 +41,7 @@ func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 		maxConns:          e.Int("DB_MAX_CONNS", 10, 1, 200),
 		reconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
 		lease:             e.DurationAtLeast("ORDER_LEASE", defaultLease, minLease),
+		telemetry:         telemetry.FromEnv(e, service),
 	}
 	e.Server()
 	return s, e.Err()
@@ -54,6 +59,11 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	if err != nil {
 		return err
 	}
+	tel, err := telemetry.Start(ctx, log, cfg.telemetry, version)
+	if err != nil {
+		return err
+	}
+	defer tel.Close() // last, after everything that may still trace
 	pool, err := platformpg.OpenDatabase(ctx, log, cfg.database, int32(cfg.maxConns), 30*time.Second)
 	if err != nil {
 		return err

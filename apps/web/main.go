@@ -11,20 +11,29 @@ import (
 	"github.com/fargateshop/shop/platform/config"
 	"github.com/fargateshop/shop/platform/routing"
 	"github.com/fargateshop/shop/platform/server"
+	"github.com/fargateshop/shop/platform/telemetry"
 
 	"github.com/fargateshop/shop/apps/web/internal/catalog"
 	"github.com/fargateshop/shop/apps/web/internal/web"
 )
 
-func main() { server.Main("web", version, run) }
+func main() { server.Main(service, version, run) }
+
+const service = "web"
 
 func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, bool), ln net.Listener) error {
 	env := config.New(getenv)
 	catalogURL := env.URL("CATALOG_URL", routing.URL("catalog"))
+	tcfg := telemetry.FromEnv(env, service)
 	env.Server()
 	if err := env.Err(); err != nil {
 		return err
 	}
+	tel, err := telemetry.Start(ctx, log, tcfg, version)
+	if err != nil {
+		return err
+	}
+	defer tel.Close()
 
 	h, err := web.New(log, catalog.New(catalogURL, log))
 	if err != nil {

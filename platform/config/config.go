@@ -39,6 +39,10 @@ func (e *Env) fail(format string, args ...any) {
 	e.errs = append(e.errs, fmt.Errorf(format, args...))
 }
 
+// Fail records a problem found by a caller's own check of a variable, to be
+// reported with the rest.
+func (e *Env) Fail(format string, args ...any) { e.fail(format, args...) }
+
 // String returns the variable or def when it is unset or empty.
 func (e *Env) String(name, def string) string {
 	if v, ok := e.get(name); ok {

@@ -19,6 +19,7 @@ import (
 	"github.com/fargateshop/shop/platform/apperr"
 	"github.com/fargateshop/shop/platform/problem"
 	"github.com/fargateshop/shop/platform/requestid"
+	"github.com/fargateshop/shop/platform/telemetry"
 )
 
 // MaxBodyBytes caps every request body.
@@ -60,9 +61,11 @@ func NewEngine(log *slog.Logger, opts Options) *gin.Engine {
 	for _, p := range opts.Quiet {
 		quiet[p] = true
 	}
-	// Recovery sits inside the access log, so a request that panics is
-	// still logged, with the 500 it was answered.
-	r.Use(requestID(log), accessLog(quiet), recovery(), limitBody(MaxBodyBytes))
+	// Tracing comes first so every later step, the access log included,
+	// runs inside the request's span. Recovery sits inside the access log,
+	// so a request that panics is still logged, with the 500 it was
+	// answered.
+	r.Use(telemetry.Gin(), requestID(log), accessLog(quiet), recovery(), limitBody(MaxBodyBytes))
 	r.NoRoute(func(c *gin.Context) {
 		WriteProblem(c, problem.Problem{Status: http.StatusNotFound, Detail: "no such resource"})
 	})
@@ -88,6 +91,7 @@ func requestID(log *slog.Logger) gin.HandlerFunc {
 		}
 		c.Request = c.Request.WithContext(requestid.With(c.Request.Context(), id))
 		c.Header(requestid.Header, id)
+		telemetry.SetResponseHeader(c.Writer.Header(), c.Request.Context())
 		c.Header("X-Content-Type-Options", "nosniff")
 		c.Set(loggerKey, log)
 		c.Next()

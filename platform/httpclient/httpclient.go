@@ -1,7 +1,8 @@
 // Package httpclient is the one way a service calls another: a reused
 // connection pool, a deadline on every call, bounded retries with jittered
 // backoff for idempotent calls only, a circuit breaker so a dead dependency
-// costs microseconds instead of timeouts, and the request id forwarded.
+// costs microseconds instead of timeouts, and the request id and W3C trace
+// context forwarded (a client span per attempt).
 //
 // The breaker counts only what the dependency did: a caller that gives up
 // (cancels, or reaches its own deadline) is not a dependency failing, while
@@ -26,6 +27,7 @@ import (
 	"github.com/fargateshop/shop/platform/apperr"
 	"github.com/fargateshop/shop/platform/problem"
 	"github.com/fargateshop/shop/platform/requestid"
+	"github.com/fargateshop/shop/platform/telemetry"
 )
 
 // Config tunes a Client. Zero values take the defaults noted.
@@ -95,7 +97,7 @@ func New(cfg Config) *Client {
 		IdleConnTimeout:       50 * time.Second, // below the servers' idle timeout
 		ResponseHeaderTimeout: cfg.AttemptTimeout,
 	}
-	c := &Client{cfg: cfg, hc: &http.Client{Transport: transport}}
+	c := &Client{cfg: cfg, hc: &http.Client{Transport: telemetry.Transport(transport, cfg.Name)}}
 	c.cb = newBreaker(cfg)
 	return c
 }

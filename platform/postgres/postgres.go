@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/fargateshop/shop/platform/config"
 	"github.com/fargateshop/shop/platform/dbsecret"
 	"github.com/jackc/pgx/v5"
@@ -77,12 +78,22 @@ func Open(ctx context.Context, log *slog.Logger, dsn string, creds Credentials, 
 		RegisterUUID(c.TypeMap())
 		return nil
 	}
+	// Inside a trace, a span per query, batch and connection acquire, named
+	// by the SQL operation (the statement text goes in db.query.text, never
+	// its arguments); with telemetry off these are no-op spans.
+	cfg.ConnConfig.Tracer = newTracer()
 
 	pgxPool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
 	}
 	pool := &Pool{Pool: pgxPool, creds: creds, log: log}
+	// The pool's gauges (connections in use, idle, waits for one): what
+	// to read when requests queue behind the database.
+	if err := otelpgx.RecordStats(pgxPool); err != nil {
+		pgxPool.Close()
+		return nil, fmt.Errorf("database pool metrics: %w", err)
+	}
 	deadline := time.Now().Add(wait)
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)

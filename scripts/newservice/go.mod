@@ -1,6 +1,6 @@
 module github.com/fargateshop/shop/scripts/newservice
 
-go 1.26
+go 1.26.0
 
 toolchain go1.26.10
 

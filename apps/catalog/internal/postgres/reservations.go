@@ -10,10 +10,23 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fargateshop/shop/apps/catalog/internal/catalog"
 	"github.com/fargateshop/shop/platform/apperr"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
+)
+
+// scope names the sweeper's span and counter.
+const scope = "github.com/fargateshop/shop/apps/catalog/internal/postgres"
+
+var (
+	tracer     = otel.Tracer(scope)
+	expired, _ = otel.Meter(scope).Int64Counter("shop.reservations.expired", metric.WithUnit("{reservation}"),
+		metric.WithDescription("Reservations the sweeper released because their order was not confirmed in time."))
 )
 
 // Locking rules, which make every operation below atomic and deadlock-free:
@@ -239,6 +252,7 @@ func (s *Store) RunSweeper(ctx context.Context, log *slog.Logger, every time.Dur
 	defer t.Stop()
 	for {
 		for {
+			start := time.Now()
 			n, err := s.SweepExpired(ctx, sweepBatch)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -248,6 +262,13 @@ func (s *Store) RunSweeper(ctx context.Context, log *slog.Logger, every time.Dur
 			}
 			if n > 0 {
 				log.Info("released expired reservations", "count", n)
+				expired.Add(ctx, int64(n))
+				// A span only for a sweep that did something, after the
+				// fact: one every few seconds for nothing would bury the
+				// traces worth reading.
+				_, span := tracer.Start(ctx, "sweep expired reservations", trace.WithTimestamp(start),
+					trace.WithAttributes(attribute.Int("shop.reservations.released", n)))
+				span.End()
 			}
 			if n < sweepBatch {
 				break

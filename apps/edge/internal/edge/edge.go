@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/fargateshop/shop/platform/requestid"
+	"github.com/fargateshop/shop/platform/telemetry"
 	"github.com/fargateshop/shop/platform/routing"
 )
 
@@ -63,7 +64,7 @@ func New(log *slog.Logger, services []routing.Service, upstreams map[string]*url
 		}
 		// One transport per service: its own keep-alive pool, so a slow
 		// service cannot take the connections of another.
-		e.proxies[s.Name] = newProxy(log, s.Name, u, newTransport(opts.DialTimeout, opts.ResponseHeaderTimeout))
+		e.proxies[s.Name] = newProxy(log, s.Name, u, telemetry.Transport(newTransport(opts.DialTimeout, opts.ResponseHeaderTimeout), s.Name))
 	}
 	return e, nil
 }
@@ -71,12 +72,19 @@ func New(log *slog.Logger, services []routing.Service, upstreams map[string]*url
 // Route returns the service for a clean path: the first rule in priority
 // order that matches, else the default service.
 func (e *Edge) Route(path string) string {
+	service, _ := e.route(path)
+	return service
+}
+
+// route is Route with the pattern that matched: the request's http.route
+// in traces and metrics ("/*" for the default service).
+func (e *Edge) route(path string) (service, pattern string) {
 	for _, r := range e.rules {
 		if routing.Match(r.Pattern, path) {
-			return r.Service
+			return r.Service, r.Pattern
 		}
 	}
-	return e.def
+	return e.def, "/*"
 }
 
 // ServeHTTP routes one request.
@@ -90,6 +98,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	refuse, closeAfter := framingOf(r)
 	rec := &recorder{ResponseWriter: w, closeAfter: closeAfter}
 	rec.Header().Set(requestid.Header, id)
+	telemetry.SetResponseHeader(rec.Header(), r.Context())
 
 	var service string
 	if refuse != "" {
@@ -156,7 +165,8 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request) (service string) {
 		writeProblem(w, r, http.StatusNotFound, "no such resource")
 		return "edge"
 	}
-	service = e.Route(r.URL.Path)
+	service, pattern := e.route(r.URL.Path)
+	telemetry.SetRoute(r, pattern)
 	if r.Body != nil && r.Body != http.NoBody {
 		body := &clientBody{ReadCloser: r.Body}
 		r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, body))

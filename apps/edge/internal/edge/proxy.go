@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fargateshop/shop/platform/requestid"
+	"github.com/fargateshop/shop/platform/telemetry"
 )
 
 // Timeouts of the connection to a service.
@@ -72,9 +73,12 @@ func newProxy(log *slog.Logger, service string, target *url.URL, transport http.
 			pr.Out.Header.Set(requestid.Header, requestid.From(pr.In.Context()))
 		},
 		// The edge set the id on the answer already and the service echoes
-		// the same one: a second copy would make the header a list.
+		// the same one: a second copy would make the header a list. The
+		// service's traceresponse names its own span; the edge's, set
+		// already, names the request's root.
 		ModifyResponse: func(res *http.Response) error {
 			res.Header.Del(requestid.Header)
+			res.Header.Del(telemetry.ResponseHeader)
 			return nil
 		},
 		Transport:  transport,

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/platform/apperr"
@@ -46,6 +49,33 @@ const (
 	writeTimeout = 5 * time.Second
 )
 
+// Outcomes, the values of the counters' "outcome" attribute.
+const (
+	// Confirmed: the order stands and owns its stock.
+	Confirmed = "confirmed"
+	// Refused: catalog said no (unknown product, not enough stock, mixed
+	// currencies); the refusal is the key's stored answer.
+	Refused = "refused"
+	// Failed: the attempt did not finish (a dependency unavailable, the
+	// reservation expired first); the client may retry with its key.
+	Failed = "failed"
+	// Released: the reconciler gave a stuck order's stock back.
+	Released = "released"
+)
+
+const scope = "github.com/fargateshop/shop/apps/orders/internal/checkout"
+
+var (
+	placed, _ = otel.Meter(scope).Int64Counter("shop.orders", metric.WithUnit("{order}"),
+		metric.WithDescription("Order attempts by outcome: confirmed, refused (by catalog) or failed (may be retried)."))
+	settled, _ = otel.Meter(scope).Int64Counter("shop.reconciler.settlements", metric.WithUnit("{order}"),
+		metric.WithDescription("Stuck orders the reconciler ended, by outcome: confirmed or released."))
+)
+
+func outcome(v string) metric.AddOption {
+	return metric.WithAttributes(attribute.String("outcome", v))
+}
+
 // timedOut is what a client hears when catalog released its order first.
 const timedOut = "the order timed out; retry with the same Idempotency-Key"
 
@@ -73,6 +103,14 @@ func New(log *slog.Logger, store Store, catalog Catalog) *Service {
 // carries on with the same order.
 func (s *Service) Place(ctx context.Context, claim order.Claim) (order.Response, error) {
 	resp, err := s.place(ctx, claim)
+	switch {
+	case err != nil:
+		placed.Add(ctx, 1, outcome(Failed))
+	case resp.Status == http.StatusCreated:
+		placed.Add(ctx, 1, outcome(Confirmed))
+	default:
+		placed.Add(ctx, 1, outcome(Refused))
+	}
 	if err != nil {
 		if rerr := s.releaseLease(ctx, claim); rerr != nil {
 			// The client hears err; the lease runs out by itself.
@@ -140,23 +178,25 @@ func (s *Service) place(ctx context.Context, claim order.Claim) (order.Response,
 // catalog and marked failed, unless catalog says it was confirmed: then it
 // is recorded, marked confirmed and its key completed with the 201 answer.
 // On error the lease is released so the next round may try again.
-func (s *Service) Settle(ctx context.Context, claim order.Claim) error {
-	err := s.settle(ctx, claim)
+// It returns how the order ended (Confirmed or Released).
+func (s *Service) Settle(ctx context.Context, claim order.Claim) (string, error) {
+	how, err := s.settle(ctx, claim)
 	if err != nil {
-		err = errors.Join(err, s.releaseLease(ctx, claim))
+		return "", errors.Join(err, s.releaseLease(ctx, claim))
 	}
-	return err
+	settled.Add(ctx, 1, outcome(how))
+	return how, nil
 }
 
-func (s *Service) settle(ctx context.Context, claim order.Claim) error {
+func (s *Service) settle(ctx context.Context, claim order.Claim) (string, error) {
 	err := s.catalog.Release(ctx, claim.Order.ID)
 	if err == nil {
 		// Released (or tombstoned, so a late reserve takes nothing).
 		s.log.InfoContext(ctx, "stuck order released", "order_id", claim.Order.ID.String(), "was", string(claim.Order.Status))
-		return s.store.Fail(ctx, claim, "released by reconciler", nil)
+		return Released, s.store.Fail(ctx, claim, "released by reconciler", nil)
 	}
 	if !errors.Is(err, order.ErrReservationConfirmed) {
-		return err
+		return "", err
 	}
 
 	// Catalog confirmed it: the order stands and must be recorded as such.
@@ -166,15 +206,15 @@ func (s *Service) settle(ctx context.Context, claim order.Claim) error {
 		// returns the existing reservation without taking stock.
 		res, err := s.catalog.Reserve(ctx, o.ID, o.Lines())
 		if err != nil {
-			return err
+			return "", err
 		}
 		if o, err = s.record(ctx, o, res); err != nil {
-			return err
+			return "", err
 		}
 	}
 	s.log.InfoContext(ctx, "stuck order confirmed", "order_id", o.ID.String())
 	_, err = s.complete(ctx, claim, o)
-	return err
+	return Confirmed, err
 }
 
 // record stores catalog's names and prices for a pending order.

@@ -12,6 +12,11 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/fargateshop/shop/apps/orders/internal/checkout"
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 )
@@ -31,6 +36,8 @@ const (
 	// which has no urgency.
 	cleanupEvery = time.Minute
 )
+
+var tracer = otel.Tracer("github.com/fargateshop/shop/apps/orders/internal/reconcile")
 
 // Reconciler settles stuck orders periodically.
 type Reconciler struct {
@@ -75,21 +82,50 @@ func (r *Reconciler) Run(ctx context.Context, interval time.Duration) {
 }
 
 // Once settles one batch of stuck orders and returns how many it settled.
+//
+// A round with orders to settle is one trace, "reconcile", begun when the
+// round began, with a span per order carrying its id (shop.order.id), so
+// a stuck order's end is found by searching for that tag. A round with
+// nothing to do leaves no trace: one every few seconds would bury the rest.
 func (r *Reconciler) Once(ctx context.Context) (int, error) {
+	start := time.Now()
 	claims, err := r.store.ClaimStuck(ctx, r.after, r.after, batch)
-	if err != nil {
+	if err != nil || len(claims) == 0 {
 		return 0, err
 	}
+	ctx, round := tracer.Start(ctx, "reconcile", trace.WithTimestamp(start), trace.WithNewRoot(),
+		trace.WithAttributes(attribute.Int("shop.orders.claimed", len(claims))))
+	defer round.End()
 	settled := 0
 	var errs []error
 	for _, c := range claims {
 		// On error Settle gives the lease back, so the next round tries
 		// again rather than waiting it out.
-		if err := r.checkout.Settle(ctx, c); err != nil {
+		if err := r.settle(ctx, c); err != nil {
 			errs = append(errs, fmt.Errorf("order %s: %w", c.Order.ID, err))
 			continue
 		}
 		settled++
 	}
-	return settled, errors.Join(errs...)
+	round.SetAttributes(attribute.Int("shop.orders.settled", settled))
+	if err := errors.Join(errs...); err != nil {
+		round.SetStatus(codes.Error, err.Error())
+		return settled, err
+	}
+	return settled, nil
+}
+
+func (r *Reconciler) settle(ctx context.Context, c order.Claim) error {
+	ctx, span := tracer.Start(ctx, "settle order", trace.WithAttributes(
+		attribute.String("shop.order.id", c.Order.ID.String()),
+		attribute.String("shop.order.status", string(c.Order.Status))))
+	defer span.End()
+	how, err := r.checkout.Settle(ctx, c)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	span.SetAttributes(attribute.String("shop.outcome", how))
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/platform/httpapi"
@@ -58,6 +60,9 @@ func (h *handler) placeOrder(c *gin.Context) {
 		httpapi.Error(c, err)
 		return
 	}
+	// The order's id on the request's span: a trace is found by the order
+	// a customer or a log line names.
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("shop.order.id", claim.Order.ID.String()))
 	if claim.Replay != nil {
 		c.Header("Idempotent-Replayed", "true")
 		writeResponse(c, claim.Order.ID, *claim.Replay)
