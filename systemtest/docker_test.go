@@ -12,8 +12,11 @@ package systemtest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,6 +34,22 @@ var appServices = func() []string {
 	}
 	return append(names, "edge")
 }()
+
+// The trace store runs the Jaeger image's own user (the public image's USER,
+// which the stand-in copies), not the apps' distroless nonroot.
+const (
+	jaegerService = "jaeger"
+	jaegerUID     = "10001"
+)
+
+// containerUsers is the uid each hardened container runs as.
+func containerUsers() map[string]string {
+	users := map[string]string{jaegerService: jaegerUID}
+	for _, name := range appServices {
+		users[name] = "65532"
+	}
+	return users
+}
 
 func dockerOut(t *testing.T, dir string, args ...string) []byte {
 	t.Helper()
@@ -72,14 +91,15 @@ func TestContainersComposeModel(t *testing.T) {
 	if err := json.Unmarshal(dockerOut(t, root, "compose", "config", "--format", "json"), &model); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range appServices {
+	users := containerUsers()
+	for _, name := range slices.Sorted(maps.Keys(users)) {
 		s, ok := model.Services[name]
 		if !ok {
 			t.Errorf("compose has no service %s", name)
 			continue
 		}
-		if uidOf(s.User) != "65532" {
-			t.Errorf("%s: user %q, want 65532", name, s.User)
+		if uidOf(s.User) != users[name] {
+			t.Errorf("%s: user %q, want %s", name, s.User, users[name])
 		}
 		if !s.ReadOnly {
 			t.Errorf("%s: read_only is not set", name)
@@ -90,8 +110,19 @@ func TestContainersComposeModel(t *testing.T) {
 		if !strings.Contains(strings.Join(s.SecurityOpt, ","), "no-new-privileges") {
 			t.Errorf("%s: security_opt %v lacks no-new-privileges", name, s.SecurityOpt)
 		}
-		if name != "edge" && len(s.Ports) > 0 {
-			t.Errorf("%s publishes ports %v; only the edge may", name, s.Ports)
+		switch name {
+		case "edge":
+		case jaegerService:
+			// Its UI and metrics are for the developer at this machine.
+			for _, p := range s.Ports {
+				if m, ok := p.(map[string]any); !ok || fmt.Sprint(m["host_ip"]) != "127.0.0.1" {
+					t.Errorf("%s publishes %v beyond 127.0.0.1", name, p)
+				}
+			}
+		default:
+			if len(s.Ports) > 0 {
+				t.Errorf("%s publishes ports %v; only the edge may", name, s.Ports)
+			}
 		}
 	}
 	if pg, ok := model.Services["postgres"]; ok && len(pg.Ports) > 0 {
@@ -150,7 +181,9 @@ func TestContainersRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range appServices {
+	users := containerUsers()
+	for _, name := range slices.Sorted(maps.Keys(users)) {
+		want := users[name]
 		id := strings.TrimSpace(string(dockerOut(t, root, "compose", "ps", "-q", name)))
 		if id == "" {
 			t.Fatalf("%s is not running: start the stack with scripts/stack.sh up", name)
@@ -174,8 +207,8 @@ func TestContainersRunning(t *testing.T) {
 		if c.HostConfig.Privileged {
 			t.Errorf("%s: privileged", name)
 		}
-		if uidOf(c.Config.User) != "65532" {
-			t.Errorf("%s: runs as %q, want 65532", name, c.Config.User)
+		if uidOf(c.Config.User) != want {
+			t.Errorf("%s: runs as %q, want %s", name, c.Config.User, want)
 		}
 		// What the kernel says about the process itself (we are on the
 		// Docker host; skipped where /proc of the container is not visible).
@@ -185,8 +218,8 @@ func TestContainersRunning(t *testing.T) {
 			continue
 		}
 		for _, line := range strings.Split(string(status), "\n") {
-			if f := strings.Fields(line); len(f) >= 3 && f[0] == "Uid:" && (f[1] != "65532" || f[2] != "65532") {
-				t.Errorf("%s: process uid %v, want 65532", name, f[1:])
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == "Uid:" && (f[1] != want || f[2] != want) {
+				t.Errorf("%s: process uid %v, want %s", name, f[1:], want)
 			}
 			if f := strings.Fields(line); len(f) == 2 && f[0] == "CapEff:" && f[1] != "0000000000000000" {
 				t.Errorf("%s: effective capabilities %s, want none", name, f[1])

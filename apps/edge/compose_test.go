@@ -24,6 +24,17 @@ const (
 	edgePort = "8080"
 )
 
+// The trace store: the one other container that publishes ports (its UI and
+// API, and the services' metrics), on the host's loopback only. Tracing is
+// optional, so no service may wait for it.
+const (
+	jaegerName = "jaeger"
+	// Where every service sends its traces and metrics (OTLP over HTTP).
+	otlpEndpoint = "http://" + jaegerName + ":4318"
+)
+
+var jaegerPorts = []string{"127.0.0.1:16686:16686", "127.0.0.1:8889:8889"}
+
 type composeFile struct {
 	Services map[string]composeService `yaml:"services"`
 }
@@ -33,7 +44,8 @@ type composeService struct {
 	Healthcheck *struct {
 		Test any `yaml:"test"`
 	} `yaml:"healthcheck"`
-	Ports []any `yaml:"ports"` // "8080:8080" or {target, published}
+	Ports     []any `yaml:"ports"`      // "8080:8080" or {target, published}
+	DependsOn any   `yaml:"depends_on"` // list of names or map of name to condition
 }
 
 // TestComposeAgreesWithDeclaration: docker-compose.yml, the routing
@@ -64,6 +76,13 @@ func TestCheckCompose(t *testing.T) {
 		{"edge not publishing", `    ports: ["8080:8080"]`, ``, `"edge" must publish`},
 		{"missing service", "  orders:", "  orders-old:", `"orders" is declared`},
 		{"wrong upstream", "UPSTREAM_CATALOG: http://catalog:8080", "UPSTREAM_CATALOG: http://catalog:9999", "UPSTREAM_CATALOG"},
+		{"jaeger on every interface", `"127.0.0.1:16686:16686"`, `"16686:16686"`, `"jaeger" must publish exactly`},
+		{"jaeger publishes OTLP", `"127.0.0.1:8889:8889"`, `"127.0.0.1:8889:8889", "127.0.0.1:4318:4318"`, `"jaeger" must publish exactly`},
+		{"service waits for jaeger", "      catalog:\n        condition: service_healthy # web", "      jaeger:\n        condition: service_healthy", `"web" depends on jaeger`},
+		{"service waits for jaeger (list)", "    depends_on: [postgres]", "    depends_on: [postgres, jaeger]", `"catalog" depends on jaeger`},
+		{"borrowed service name", "OTEL_SERVICE_NAME: orders", "OTEL_SERVICE_NAME: catalog", `"orders": environment OTEL_SERVICE_NAME = "catalog"`},
+		{"edge without a service name", "      OTEL_SERVICE_NAME: edge\n", "", `"edge": environment OTEL_SERVICE_NAME = ""`},
+		{"exporting elsewhere", "OTEL_EXPORTER_OTLP_ENDPOINT: ${OTEL_EXPORTER_OTLP_ENDPOINT-http://jaeger:4318}", "OTEL_EXPORTER_OTLP_ENDPOINT: http://collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			broken := strings.Replace(plannedCompose, tc.old, tc.new, 1)
@@ -102,6 +121,7 @@ func checkCompose(data []byte, services []routing.Service) []string {
 		if want := healthcheck(s.Name); !slices.Equal(testOf(c), want) {
 			fail("service %q: healthcheck test = %q, want %q", s.Name, testOf(c), want)
 		}
+		checkTelemetry(s.Name, c, fail)
 	}
 
 	edge, ok := cf.Services[edgeName]
@@ -118,6 +138,7 @@ func checkCompose(data []byte, services []routing.Service) []string {
 		if got := ports(edge); !slices.Equal(got, []string{edgePort + ":" + edgePort}) {
 			fail("service %q must publish exactly %s:%s, got %q", edgeName, edgePort, edgePort, got)
 		}
+		checkTelemetry(edgeName, edge, fail)
 		for _, s := range services {
 			if v, ok := e[UpstreamEnv(s.Name)]; ok && v != fmt.Sprintf("http://%s:%d", s.Name, s.Port) {
 				fail("service %q: %s = %q, want http://%s:%d", edgeName, UpstreamEnv(s.Name), v, s.Name, s.Port)
@@ -125,9 +146,18 @@ func checkCompose(data []byte, services []routing.Service) []string {
 		}
 	}
 
+	if j, ok := cf.Services[jaegerName]; !ok {
+		fail("service %q is missing from compose", jaegerName)
+	} else if got := ports(j); !slices.Equal(got, jaegerPorts) {
+		fail("service %q must publish exactly %q (the host's loopback only), got %q", jaegerName, jaegerPorts, got)
+	}
+
 	for name, c := range cf.Services {
-		if name != edgeName && len(c.Ports) > 0 {
-			fail("service %q publishes ports %q; only %s may", name, ports(c), edgeName)
+		if name != edgeName && name != jaegerName && len(c.Ports) > 0 {
+			fail("service %q publishes ports %q; only %s and %s may", name, ports(c), edgeName, jaegerName)
+		}
+		if slices.Contains(dependencies(c), jaegerName) {
+			fail("service %q depends on %s: tracing is optional, nothing may wait for the collector", name, jaegerName)
 		}
 		// An app service (its healthcheck is its own binary) must be in
 		// the declaration, or neither the edge nor the ALB can reach it.
@@ -139,6 +169,34 @@ func checkCompose(data []byte, services []routing.Service) []string {
 	}
 	slices.Sort(problems)
 	return problems
+}
+
+// checkTelemetry: the service names itself in its traces and metrics and
+// sends them to the local collector.
+func checkTelemetry(name string, c composeService, fail func(string, ...any)) {
+	e := env(c)
+	if got := e["OTEL_SERVICE_NAME"]; got != name {
+		fail("service %q: environment OTEL_SERVICE_NAME = %q, want %q", name, got, name)
+	}
+	if got := e["OTEL_EXPORTER_OTLP_ENDPOINT"]; got != otlpEndpoint {
+		fail("service %q: environment OTEL_EXPORTER_OTLP_ENDPOINT = %q, want %s", name, got, otlpEndpoint)
+	}
+}
+
+// dependencies are the services c waits for, from either form of depends_on.
+func dependencies(c composeService) []string {
+	var out []string
+	switch d := c.DependsOn.(type) {
+	case map[string]any:
+		for k := range d {
+			out = append(out, k)
+		}
+	case []any:
+		for _, k := range d {
+			out = append(out, fmt.Sprint(k))
+		}
+	}
+	return out
 }
 
 func healthcheck(name string) []string {
@@ -189,20 +247,28 @@ func testOf(c composeService) []string {
 	return out
 }
 
-// ports normalises each mapping to "published:target".
+// ports normalises each mapping to "published:target", or
+// "host_ip:published:target" when it is bound to one address.
 func ports(c composeService) []string {
 	var out []string
 	for _, p := range c.Ports {
 		switch v := p.(type) {
 		case map[string]any:
-			out = append(out, fmt.Sprintf("%v:%v", v["published"], v["target"]))
+			m := fmt.Sprintf("%v:%v", v["published"], v["target"])
+			if ip, ok := v["host_ip"]; ok {
+				m = fmt.Sprintf("%v:%s", ip, m)
+			}
+			out = append(out, m)
 		default:
 			// "${EDGE_PORT:-8080}:8080" publishes the default unless set.
 			spec := inlineDefault.ReplaceAllString(fmt.Sprint(v), "$1")
 			parts := strings.Split(strings.TrimSuffix(spec, "/tcp"), ":")
-			if len(parts) >= 2 {
-				out = append(out, parts[len(parts)-2]+":"+parts[len(parts)-1])
-			} else {
+			switch {
+			case len(parts) >= 3:
+				out = append(out, strings.Join(parts[len(parts)-3:], ":"))
+			case len(parts) == 2:
+				out = append(out, parts[0]+":"+parts[1])
+			default:
 				out = append(out, "(random):"+parts[0])
 			}
 		}
@@ -233,20 +299,30 @@ func plannedServices() []routing.Service {
 // plannedCompose is the agreed shape of docker-compose.yml, reduced to what
 // the checker reads.
 const plannedCompose = `
+x-otel-env: &otel-env
+  OTEL_EXPORTER_OTLP_ENDPOINT: ${OTEL_EXPORTER_OTLP_ENDPOINT-http://jaeger:4318}
 services:
   postgres:
     image: postgres:15
     healthcheck:
       test: ["CMD-SHELL", "pg_isready -U shop"]
+  jaeger:
+    image: jaegertracing/jaeger:2.13.0
+    ports: ["127.0.0.1:16686:16686", "127.0.0.1:8889:8889"]
   catalog:
     build: {context: ., dockerfile: apps/Dockerfile, args: {SERVICE: catalog}}
     environment:
+      <<: *otel-env
+      OTEL_SERVICE_NAME: catalog
       PORT: "8080"
       DATABASE_URL: postgres://shop@postgres:5432/shop
     healthcheck:
       test: ["CMD", "/usr/local/bin/catalog", "healthcheck"]
+    depends_on: [postgres]
   orders:
     environment:
+      <<: *otel-env
+      OTEL_SERVICE_NAME: orders
       PORT: "8080" # orders
       CATALOG_URL: http://catalog:8080
     healthcheck:
@@ -255,10 +331,17 @@ services:
     environment:
       - PORT=8080
       - CATALOG_URL=http://catalog:8080
+      - OTEL_SERVICE_NAME=web
+      - OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318
     healthcheck:
       test: ["CMD", "/usr/local/bin/web", "healthcheck"]
+    depends_on:
+      catalog:
+        condition: service_healthy # web
   edge:
     environment:
+      <<: *otel-env
+      OTEL_SERVICE_NAME: edge
       PORT: ${EDGE_PORT:-8080}
       UPSTREAM_CATALOG: http://catalog:8080
     healthcheck:
