@@ -107,6 +107,7 @@ func TestRefusals(t *testing.T) {
 		{"the edge", []string{"add", "-name", "edge"}, `"edge" is reserved`},
 		{"reserved word", []string{"add", "-name", "internal"}, `"internal" is reserved`},
 		{"compose's database", []string{"add", "-name", "postgres"}, `"postgres" is reserved`},
+		{"compose's trace store", []string{"add", "-name", "jaeger"}, `"jaeger" is reserved`},
 		{"upper case", []string{"add", "-name", "Reviews"}, "not a DNS label"},
 		{"leading digit", []string{"add", "-name", "1probe"}, "not a DNS label"},
 		{"trailing hyphen", []string{"add", "-name", "probe-"}, "not a DNS label"},

@@ -45,7 +45,7 @@ var builtIn = []string{"catalog", "orders", "web", "edge"}
 
 // reserved names would collide with a path, a folder or a Compose service
 // that is not a declared service.
-var reserved = []string{"internal", "edge", "api", "static", "postgres", "platform", "infra", "livez", "readyz", "version", "healthcheck"}
+var reserved = []string{"internal", "edge", "api", "static", "postgres", "jaeger", "platform", "infra", "livez", "readyz", "version", "healthcheck"}
 
 // reservedSegments are first path segments the default service (web) or
 // every service answers itself; routing them away would break it.
@@ -437,8 +437,9 @@ func lineEnd(src []byte, offset int) int {
 const composeEdge = "\n  edge:\n"
 
 // addComposeService adds the service's block, in the shape of web's: the
-// shared hardening (x-app), the shared image build, and the health check
-// that runs the binary itself.
+// shared hardening (x-app), the shared image build, the telemetry settings
+// (x-otel-env) under the service's own name, and the health check that runs
+// the binary itself.
 func addComposeService(src []byte, spec Spec) ([]byte, error) {
 	at := bytes.Index(src, []byte(composeEdge))
 	if at < 0 {
@@ -455,6 +456,8 @@ func addComposeService(src []byte, spec Spec) ([]byte, error) {
         <<: *build-args
         SERVICE: %[1]s
     environment:
+      <<: *otel-env
+      OTEL_SERVICE_NAME: %[1]s
       PORT: "%[2]d"
 `, spec.Name, config.DefaultPort)
 	if spec.Database {
