@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Builds local stand-ins for the public base images apps/Dockerfile and
-# docker-compose.yml name by default (golang, distroless static, postgres), for
-# machines whose Docker engine cannot reach any registry. Each image is
-# assembled from files on this Debian host, or from Debian packages, and
-# loaded with `docker import`, so nothing is pulled from a registry.
+# Builds local stand-ins for the public images apps/Dockerfile and
+# docker-compose.yml name by default (golang, distroless static, postgres,
+# jaeger), for machines whose Docker engine cannot reach any registry. Each
+# image is assembled from files on this Debian host, from Debian packages or
+# from a Go module, and loaded with `docker import`, so nothing is pulled from
+# a registry.
 #
 #   scripts/standin-images.sh [--force]
 #
-# Writes out/standin.env (GO_IMAGE, RUNTIME_IMAGE, POSTGRES_IMAGE),
-# which scripts/stack.sh sources, and prints the same as export lines.
-# Needs root (files in the images get uid 65532/999), busybox-static,
-# ca-certificates and tzdata (scripts/install-tools.sh), and deb.debian.org
-# for the PostgreSQL packages (see PG_SUITE).
+# Writes out/standin.env (GO_IMAGE, RUNTIME_IMAGE, POSTGRES_IMAGE,
+# JAEGER_IMAGE), which scripts/stack.sh sources, and prints the same as export
+# lines. Needs root (files in the images get uid 65532/999/10001),
+# busybox-static, ca-certificates and tzdata (scripts/install-tools.sh),
+# deb.debian.org for the PostgreSQL packages (see PG_SUITE) and the Go module
+# proxy for Jaeger (see JAEGER_MODULE_VERSION).
+#
+# The Jaeger stand-in serves the complete HTTP API on :16686 (/api/traces/{id},
+# /api/services, ...) but only a placeholder page where the UI goes: the UI's
+# assets are built from npm packages and are not in the Go module. The public
+# image jaegertracing/jaeger has the full UI.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -51,16 +58,29 @@ PG_DEBS=$ROOT/.cache/standin-postgres-$PG_SUITE
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_SHARE=/usr/share/postgresql/$PG_MAJOR
 
+# Jaeger v2 is the module's cmd/jaeger: module v1.76.0 is Jaeger v2.13.0, the
+# release the public image's tag in docker-compose.yml names (build_jaeger
+# checks the module's CHANGELOG pairs the two). The binary is cached by both
+# versions and the Go toolchain that built it.
+JAEGER_MODULE=github.com/jaegertracing/jaeger
+JAEGER_MODULE_VERSION=v1.76.0
+JAEGER_VERSION=2.13.0
+JAEGER_CACHE=$ROOT/.cache/standin-jaeger-$JAEGER_MODULE_VERSION
+# The public image's user, entrypoint and listen host, so compose runs both alike.
+JAEGER_UID=10001
+JAEGER_BIN=/cmd/jaeger/jaeger-linux
+
 GO_IMAGE=fargateshop-standin/golang:$GO_MINOR
 RUNTIME_IMAGE=fargateshop-standin/static:nonroot
 POSTGRES_IMAGE=fargateshop-standin/postgres:$PG_MAJOR
+JAEGER_IMAGE=fargateshop-standin/jaeger:$JAEGER_VERSION
 # Images built FROM a stand-in inherit this label, which marks them as not for release.
 STANDIN_LABEL='fargateshop.standin="assembled from host files by scripts/standin-images.sh; not for release"'
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'standin-images: %s\n' "$*" >&2; exit 1; }
 
-[[ $(id -u) == 0 ]] || die "run as root: the images need files owned by uid 65532 and 999"
+[[ $(id -u) == 0 ]] || die "run as root: the images need files owned by uid 65532, 999 and $JAEGER_UID"
 for f in /bin/busybox /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/UTC /usr/lib/locale/C.utf8; do
   [[ -e $f ]] || die "$f is missing; run scripts/install-tools.sh first"
 done
@@ -303,9 +323,67 @@ EOF
   docker image rm "$imported" >/dev/null 2>&1 || true
 }
 
+# build_jaeger_binary: JAEGER_CACHE/jaeger, compiled from the module unless
+# the cached one came from the same versions and toolchain.
+build_jaeger_binary() {
+  local mod=$JAEGER_CACHE/module start=$SECONDS stamp
+  mkdir -p "$mod"
+  # The toolchain the module's own go.mod selects, which is not always the
+  # repository's (go.work names its own).
+  stamp="$JAEGER_MODULE@$JAEGER_MODULE_VERSION v$JAEGER_VERSION $(cd "$mod" && GOWORK=off GOFLAGS='' go env GOVERSION) CGO_ENABLED=0 -trimpath -s -w"
+  if [[ -x $JAEGER_CACHE/jaeger && -f $JAEGER_CACHE/complete && $(<"$JAEGER_CACHE/complete") == "$stamp" ]]; then
+    log "jaeger $JAEGER_VERSION: cached binary $JAEGER_CACHE/jaeger"
+    return
+  fi
+  rm -f "$JAEGER_CACHE/complete"
+  log "building jaeger $JAEGER_VERSION from $JAEGER_MODULE@$JAEGER_MODULE_VERSION (minutes with a cold Go build cache)"
+  (
+    cd "$mod"
+    # A module of its own: not the repository's workspace, not its flags.
+    export GOWORK=off GOFLAGS='' CGO_ENABLED=0
+    [[ -f go.mod ]] || go mod init local/jaeger-standin >/dev/null 2>&1
+    go get -tool "$JAEGER_MODULE/cmd/jaeger@$JAEGER_MODULE_VERSION" >"$JAEGER_CACHE/build.log" 2>&1
+    dir=$(go list -m -f '{{.Dir}}' "$JAEGER_MODULE")
+    grep -q "^v${JAEGER_MODULE_VERSION#v} / v$JAEGER_VERSION " "$dir/CHANGELOG.md" ||
+      die "$JAEGER_MODULE $JAEGER_MODULE_VERSION is not Jaeger v$JAEGER_VERSION (its CHANGELOG.md pairs it with another)"
+    # The version the binary reports (jaeger version) and the UI shows.
+    go build -trimpath -ldflags "-s -w -X $JAEGER_MODULE/internal/version.latestVersion=v$JAEGER_VERSION" \
+      -o "$JAEGER_CACHE/jaeger" "$JAEGER_MODULE/cmd/jaeger" >>"$JAEGER_CACHE/build.log" 2>&1
+  ) || { tail -30 "$JAEGER_CACHE/build.log" >&2; die "building jaeger failed (log: $JAEGER_CACHE/build.log)"; }
+  printf '%s' "$stamp" >"$JAEGER_CACHE/complete"
+  log "built jaeger in $((SECONDS - start))s ($(du -m "$JAEGER_CACHE/jaeger" | cut -f1) MB)"
+}
+
+build_jaeger() {
+  local dir=$WORK/jaeger
+  build_jaeger_binary
+  log "building $JAEGER_IMAGE (Jaeger v$JAEGER_VERSION: HTTP API complete, placeholder UI)"
+  base_into "$dir"
+  # busybox for its wget alone: the health check probes Jaeger's health check
+  # extension with it, as it does with the public (Alpine) image's. No shell.
+  mkdir -p "$dir/bin" "$dir/usr/bin" "$dir${JAEGER_BIN%/*}"
+  cp /bin/busybox "$dir/bin/busybox"
+  ln -s /bin/busybox "$dir/usr/bin/wget"
+  install -m 0755 "$JAEGER_CACHE/jaeger" "$dir$JAEGER_BIN"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\njaeger:x:%s:%s:jaeger:/tmp:/sbin/nologin\n' \
+    "$JAEGER_UID" "$JAEGER_UID" >"$dir/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\njaeger:x:%s:\n' "$JAEGER_UID" >"$dir/etc/group"
+  import "$dir" "$JAEGER_IMAGE" \
+    "ENV PATH=/usr/bin:/bin" \
+    "ENV JAEGER_LISTEN_HOST=0.0.0.0" \
+    "EXPOSE 4317 4318 8889 13133 16686" \
+    "USER $JAEGER_UID" \
+    "ENTRYPOINT [\"$JAEGER_BIN\"]"
+  docker run --rm "$JAEGER_IMAGE" version >"$WORK/jaeger-version" 2>&1 ||
+    { cat "$WORK/jaeger-version" >&2; die "$JAEGER_IMAGE does not run"; }
+  grep -q "\"gitVersion\":\"v$JAEGER_VERSION\"" "$WORK/jaeger-version" ||
+    die "$JAEGER_IMAGE reports $(cat "$WORK/jaeger-version"), want v$JAEGER_VERSION"
+}
+
 want "$GO_IMAGE" && build_go
 want "$RUNTIME_IMAGE" && build_runtime
 want "$POSTGRES_IMAGE" && build_postgres
+want "$JAEGER_IMAGE" && build_jaeger
 
 mkdir -p "$ROOT/out"
 cat >"$ROOT/out/standin.env" <<EOF
@@ -313,6 +391,7 @@ cat >"$ROOT/out/standin.env" <<EOF
 export GO_IMAGE=$GO_IMAGE
 export RUNTIME_IMAGE=$RUNTIME_IMAGE
 export POSTGRES_IMAGE=$POSTGRES_IMAGE
+export JAEGER_IMAGE=$JAEGER_IMAGE
 EOF
 log "wrote out/standin.env:"
 grep '^export' "$ROOT/out/standin.env"
@@ -321,6 +400,6 @@ grep '^export' "$ROOT/out/standin.env"
 # uses the stand-ins too. Other lines a user keeps in .env stay as they are.
 envfile="$ROOT/.env"
 touch "$envfile"
-sed -i '/^\(GO_IMAGE\|RUNTIME_IMAGE\|POSTGRES_IMAGE\)=/d' "$envfile"
-printf 'GO_IMAGE=%s\nRUNTIME_IMAGE=%s\nPOSTGRES_IMAGE=%s\n' "$GO_IMAGE" "$RUNTIME_IMAGE" "$POSTGRES_IMAGE" >>"$envfile"
+sed -i '/^\(GO_IMAGE\|RUNTIME_IMAGE\|POSTGRES_IMAGE\|JAEGER_IMAGE\)=/d' "$envfile"
+printf 'GO_IMAGE=%s\nRUNTIME_IMAGE=%s\nPOSTGRES_IMAGE=%s\nJAEGER_IMAGE=%s\n' "$GO_IMAGE" "$RUNTIME_IMAGE" "$POSTGRES_IMAGE" "$JAEGER_IMAGE" >>"$envfile"
 log "named the stand-ins in .env for docker compose"
