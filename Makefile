@@ -68,7 +68,7 @@ run: ## The shop on the host (edge on :8080); starts PostgreSQL unless DATABASE_
 tools: ## Install Docker Compose v2, buildx, Chromium, PostgreSQL and shellcheck when missing
 	scripts/install-tools.sh
 
-standin: ## Build local stand-ins for the public base images and name them in .env
+standin: ## Build local stand-ins for the public images (Go, runtime, PostgreSQL, Jaeger) and name them in .env
 	scripts/standin-images.sh
 
 stack: ## Build the images, start the Compose stack and wait until every service is healthy
