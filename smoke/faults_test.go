@@ -270,3 +270,28 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestJaegerDownShopWorks: tracing is optional. With the collector stopped,
+// every order is still placed and read back; the services drop the
+// telemetry they cannot send.
+func TestJaegerDownShopWorks(t *testing.T) {
+	p := stocked(t)
+	compose(t, "stop", "jaeger")
+	defer compose(t, "start", "jaeger")
+
+	var slowest time.Duration
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		r := placeOrder(t, newKey(), p.ID)
+		slowest = max(slowest, time.Since(start))
+		if r.status != http.StatusCreated {
+			t.Fatalf("order %d with jaeger stopped: %d %s", i, r.status, r.body)
+		}
+		var o order
+		decode(t, r, &o)
+		if g := do(t, "GET", "/api/orders/"+o.ID, "", nil); g.status != http.StatusOK {
+			t.Fatalf("read order %s with jaeger stopped: %d %s", o.ID, g.status, g.body)
+		}
+	}
+	t.Logf("jaeger stopped: 5 orders placed, the slowest in %v", slowest.Round(time.Millisecond))
+}
