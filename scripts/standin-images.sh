@@ -343,8 +343,8 @@ build_jaeger_binary() {
     export GOWORK=off GOFLAGS='' CGO_ENABLED=0
     [[ -f go.mod ]] || go mod init local/jaeger-standin >/dev/null 2>&1
     go get -tool "$JAEGER_MODULE/cmd/jaeger@$JAEGER_MODULE_VERSION" >"$JAEGER_CACHE/build.log" 2>&1
-    dir=$(go list -m -f '{{.Dir}}' "$JAEGER_MODULE")
-    grep -q "^v${JAEGER_MODULE_VERSION#v} / v$JAEGER_VERSION " "$dir/CHANGELOG.md" ||
+    src=$(go list -m -f '{{.Dir}}' "$JAEGER_MODULE")
+    grep -q "^v${JAEGER_MODULE_VERSION#v} / v$JAEGER_VERSION " "$src/CHANGELOG.md" ||
       die "$JAEGER_MODULE $JAEGER_MODULE_VERSION is not Jaeger v$JAEGER_VERSION (its CHANGELOG.md pairs it with another)"
     # The version the binary reports (jaeger version) and the UI shows.
     go build -trimpath -ldflags "-s -w -X $JAEGER_MODULE/internal/version.latestVersion=v$JAEGER_VERSION" \
@@ -355,8 +355,11 @@ build_jaeger_binary() {
 }
 
 build_jaeger() {
-  local dir=$WORK/jaeger
   build_jaeger_binary
+  # Assigned after the build, and checked: every path below is under it,
+  # and an empty one would write the host's /etc/passwd and /etc/group.
+  local dir=$WORK/jaeger
+  [[ -n $WORK && $dir == "$WORK"/jaeger ]] || die "no work directory for the jaeger image"
   log "building $JAEGER_IMAGE (Jaeger v$JAEGER_VERSION: HTTP API complete, placeholder UI)"
   base_into "$dir"
   # busybox for its wget alone: the health check probes Jaeger's health check
