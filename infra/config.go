@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -56,6 +57,11 @@ var settings = map[string]setting{
 	"containerInsights":             {"enabled", "string"},
 	"forceDestroy":                  {"false", "boolean"},
 	"demoData":                      {"false", "boolean"},
+	// Observability.
+	"telemetry":         {"enabled", "string"},
+	"traceSampleRatio":  {"0.1", "string"},
+	"dashboard":         {"true", "boolean"},
+	"p99LatencyAlarmMs": {"1000", "integer"},
 	// Database.
 	"dbEngineVersion":       {"17", "string"},
 	"dbInstanceClass":       {"db.t4g.micro", "string"},
@@ -110,6 +116,19 @@ type Config struct {
 	// stacks only; production fills its catalog through the admin API.
 	DemoData bool
 
+	// Telemetry is "enabled" (an ADOT collector beside every app, traces to
+	// X-Ray, the shop's counters to CloudWatch) or "disabled" (none of it:
+	// no sidecar, no OTEL_* in the apps' environment, no permissions).
+	Telemetry string
+	// TraceSampleRatio is the share of new traces the apps record (0..1),
+	// as OTEL_TRACES_SAMPLER_ARG.
+	TraceSampleRatio float64
+	// Dashboard creates the stack's CloudWatch dashboard.
+	Dashboard bool
+	// P99LatencyAlarmMs is the p99 target response time above which a
+	// service's latency alarm fires.
+	P99LatencyAlarmMs int
+
 	DBEngineVersion       string
 	DBInstanceClass       string
 	DBAllocatedStorage    int
@@ -131,6 +150,10 @@ type Config struct {
 // equal to minTasks the program registers no scaling target and no policies,
 // and so none of the four alarms per service that target tracking creates.
 func (c Config) Autoscales() bool { return c.MaxTasks > c.MinTasks }
+
+// Telemetered reports whether the tasks run the ADOT collector and the
+// apps export to it.
+func (c Config) Telemetered() bool { return c.Telemetry == telemetryEnabled }
 
 // HTTPS reports whether the load balancer terminates TLS.
 func (c Config) HTTPS() bool { return c.CertificateArn != "" }
@@ -251,6 +274,10 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		ContainerInsights:             r.str("containerInsights"),
 		ForceDestroy:                  r.bool("forceDestroy"),
 		DemoData:                      r.bool("demoData"),
+		Telemetry:                     r.str("telemetry"),
+		TraceSampleRatio:              r.ratio("traceSampleRatio"),
+		Dashboard:                     r.bool("dashboard"),
+		P99LatencyAlarmMs:             r.int("p99LatencyAlarmMs"),
 
 		DBEngineVersion:       r.str("dbEngineVersion"),
 		DBInstanceClass:       r.str("dbInstanceClass"),
@@ -354,6 +381,18 @@ func (c Config) validate(failed map[string]bool) []error {
 	check(c.RequestsPerTarget >= 1, "requestsPerTarget: got %d, want >= 1", c.RequestsPerTarget)
 	check(c.HealthCheckGracePeriodSeconds >= 0 && c.HealthCheckGracePeriodSeconds <= 300,
 		"healthCheckGracePeriodSeconds: got %d, want 0..300", c.HealthCheckGracePeriodSeconds)
+	check(c.Telemetry == telemetryEnabled || c.Telemetry == telemetryDisabled,
+		"telemetry: got %q, want enabled or disabled", c.Telemetry)
+	check(failed["traceSampleRatio"] || (c.TraceSampleRatio >= 0 && c.TraceSampleRatio <= 1),
+		"traceSampleRatio: got %v, want a fraction from 0 to 1", c.TraceSampleRatio)
+	check(c.P99LatencyAlarmMs >= 10 && c.P99LatencyAlarmMs <= 60000,
+		"p99LatencyAlarmMs: got %d, want 10..60000 (the ALB's idle timeout is 60 s)", c.P99LatencyAlarmMs)
+	// The collector takes its share of every task; the app keeps the rest.
+	if c.Telemetry == telemetryEnabled && !failed["cpu"] && !failed["memory"] {
+		check(c.CPU-collectorCPU >= appMinCPU && c.Memory-collectorMemoryMiB >= appMinMemoryMiB,
+			"cpu/memory: got %d/%d, too small for the app (>= %d CPU units, %d MiB) beside the collector (%d, %d MiB)",
+			c.CPU, c.Memory, appMinCPU, appMinMemoryMiB, collectorCPU, collectorMemoryMiB)
+	}
 	check(slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel),
 		"logLevel: got %q, want debug, info, warn or error", c.LogLevel)
 	check(slices.Contains(logRetentions, c.LogRetentionDays),
@@ -411,6 +450,18 @@ func (r *reader) raw(key, typ string) string {
 func (r *reader) str(key string) string { return r.raw(key, "string") }
 
 func (r *reader) int(key string) int { return parse(r, key, "integer", strconv.Atoi, "an integer") }
+
+// ratio reads a fraction, declared as a string: Pulumi.yaml has no
+// floating-point type.
+func (r *reader) ratio(key string) float64 {
+	return parse(r, key, "string", func(s string) (float64, error) {
+		v, err := strconv.ParseFloat(s, 64)
+		if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			err = strconv.ErrSyntax
+		}
+		return v, err
+	}, "a number from 0 to 1")
+}
 
 func (r *reader) bool(key string) bool {
 	return parse(r, key, "boolean", strconv.ParseBool, "true or false")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,14 +46,29 @@ type containerDefinition struct {
 	User                   string           `json:"user"`
 	Privileged             bool             `json:"privileged"`
 	ReadonlyRootFilesystem bool             `json:"readonlyRootFilesystem"`
-	PortMappings           []portMapping    `json:"portMappings"`
+	CPU                    int              `json:"cpu,omitempty"`
+	Memory                 int              `json:"memory,omitempty"`
+	MemoryReservation      int              `json:"memoryReservation,omitempty"`
+	PortMappings           []portMapping    `json:"portMappings,omitempty"`
 	Environment            []keyValue       `json:"environment"`
 	Secrets                []secretRef      `json:"secrets"`
-	HealthCheck            healthCheck      `json:"healthCheck"`
-	StopTimeout            int              `json:"stopTimeout"`
+	HealthCheck            *healthCheck     `json:"healthCheck"`
+	StopTimeout            int              `json:"stopTimeout,omitempty"`
+	DependsOn              []dependency     `json:"dependsOn,omitempty"`
+	RestartPolicy          *restartPolicy   `json:"restartPolicy,omitempty"`
 	LogConfiguration       logConfiguration `json:"logConfiguration"`
-	MountPoints            []mountPoint     `json:"mountPoints"`
-	LinuxParameters        linuxParameters  `json:"linuxParameters"`
+	MountPoints            []mountPoint     `json:"mountPoints,omitempty"`
+	LinuxParameters        *linuxParameters `json:"linuxParameters,omitempty"`
+}
+
+type dependency struct {
+	ContainerName string `json:"containerName"`
+	Condition     string `json:"condition"`
+}
+
+type restartPolicy struct {
+	Enabled              bool `json:"enabled"`
+	RestartAttemptPeriod int  `json:"restartAttemptPeriod"`
 }
 
 type portMapping struct {
@@ -98,8 +114,11 @@ type linuxParameters struct {
 // containerDefinitions renders the one container of a service. Plain settings
 // go to environment; anything secret goes to secrets, which ECS resolves at
 // start from Secrets Manager (ECS.8).
+//
+// With telemetry on, the ADOT collector runs beside the app (collectorContainer)
+// and the app exports to it.
 func containerDefinitions(cfg Config, spec routing.Service, all []routing.Service, image, logGroup pulumi.StringOutput,
-	db *Database, secrets map[string]pulumi.StringInput,
+	db *Database, secrets map[string]pulumi.StringInput, telemetry *Telemetry,
 ) pulumi.StringOutput {
 	names := make([]string, 0, len(secrets))
 	for name := range secrets {
@@ -114,8 +133,14 @@ func containerDefinitions(cfg Config, spec routing.Service, all []routing.Servic
 	if db != nil {
 		inputs = append(inputs, db.Address, db.Port, db.SecretArn)
 	}
+	emfLogGroup := pulumi.String("").ToStringOutput()
+	if telemetry != nil {
+		emfLogGroup = telemetry.LogGroupName
+	}
+	inputs = append([]any{emfLogGroup}, inputs...)
 
 	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
+		emfLogGroup, v := v[0].(string), v[1:]
 		image, logGroup := v[0].(string), v[1].(string)
 		var refs []secretRef
 		for i, name := range names {
@@ -143,6 +168,9 @@ func containerDefinitions(cfg Config, spec routing.Service, all []routing.Servic
 			// Not a secret: where the app reads the rotating password.
 			env["PGPASSWORD_SECRET_ARN"] = rest[2].(string)
 		}
+		if telemetry != nil {
+			maps.Copy(env, appTelemetryEnv(cfg, spec.Name))
+		}
 		mounts := []mountPoint{{SourceVolume: "tmp", ContainerPath: "/tmp"}}
 		if cfg.EnableExecuteCommand {
 			mounts = append(mounts,
@@ -163,7 +191,7 @@ func containerDefinitions(cfg Config, spec routing.Service, all []routing.Servic
 			}},
 			Environment: sortedEnv(env),
 			Secrets:     refs,
-			HealthCheck: healthCheck{
+			HealthCheck: &healthCheck{
 				Command:  []string{"CMD", binary, "healthcheck"},
 				Interval: 10, Timeout: 5, Retries: 3, StartPeriod: 10,
 			},
@@ -179,9 +207,26 @@ func containerDefinitions(cfg Config, spec routing.Service, all []routing.Servic
 			MountPoints: mounts,
 			// A tiny init reaps zombies and forwards SIGTERM; ECS Exec
 			// needs it as well.
-			LinuxParameters: linuxParameters{InitProcessEnabled: true},
+			LinuxParameters: &linuxParameters{InitProcessEnabled: true},
 		}
-		b, err := json.Marshal([]containerDefinition{def})
+		defs := []containerDefinition{def}
+		if telemetry != nil {
+			collector, err := collectorContainer(cfg, spec.Name, logGroup, emfLogGroup)
+			if err != nil {
+				return "", err
+			}
+			// The app has every CPU unit the collector does not, so under
+			// load each gets its share. It starts once the collector has
+			// started, and ECS stops the app first, so the spans it flushes
+			// while it drains still reach the collector (dependsOn in "Amazon
+			// ECS task definition parameters"; START, as AWS's own Fargate
+			// sidecar template has it, so an unhealthy collector never holds
+			// the app back).
+			defs[0].CPU = cfg.CPU - collectorCPU
+			defs[0].DependsOn = []dependency{{ContainerName: collectorName, Condition: "START"}}
+			defs = append(defs, collector)
+		}
+		b, err := json.Marshal(defs)
 		return string(b), err
 	}).(pulumi.StringOutput)
 }

@@ -65,18 +65,27 @@ var controls = []control{
 		everyInputIs("aws:ecs/service:Service", false, "networkConfiguration", "assignPublicIp")},
 	{"ECS.4", "ECS containers should run as non-privileged", func(t reporter, sc controlScope, st *stack) (v []string) {
 		for _, s := range routing.Services {
-			if c := container(t, st, s.Name); c.Privileged {
-				v = append(v, fmt.Sprintf("%s: got privileged true, want false", s.Name))
+			for _, c := range containers(t, st, s.Name) {
+				if c.Privileged {
+					v = append(v, fmt.Sprintf("%s/%s: got privileged true, want false", s.Name, c.Name))
+				}
 			}
 		}
 		return v
 	}},
 	{"ECS.5", "ECS containers should be limited to read-only access to root filesystems", func(t reporter, sc controlScope, st *stack) (v []string) {
 		for _, s := range routing.Services {
-			c := container(t, st, s.Name)
-			if !c.ReadonlyRootFilesystem {
-				v = append(v, fmt.Sprintf("%s: got readonlyRootFilesystem false, want true", s.Name))
+			for _, c := range containers(t, st, s.Name) {
+				if !c.ReadonlyRootFilesystem {
+					v = append(v, fmt.Sprintf("%s/%s: got readonlyRootFilesystem false, want true", s.Name, c.Name))
+				}
+				// The collector writes nothing (telemetry.go) and mounts
+				// nothing.
+				if c.Name != s.Name && len(c.MountPoints) > 0 {
+					t.Errorf("%s/%s: got mounts %+v, want none", s.Name, c.Name, c.MountPoints)
+				}
 			}
+			c := container(t, st, s.Name)
 			// What the apps may write goes to a task-scoped volume at /tmp;
 			// with ECS Exec, the SSM agent's state and logs get their own.
 			want := []mountPoint{{SourceVolume: "tmp", ContainerPath: "/tmp"}}
@@ -96,23 +105,24 @@ var controls = []control{
 		// Manager secret, with no JSON key, stage or version after it.
 		secretArn := regexp.MustCompile(`^arn:aws:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!-]+$`)
 		for _, s := range routing.Services {
-			c := container(t, st, s.Name)
-			for _, kv := range c.Environment {
-				if strings.Contains(kv.Value, "generated-") {
-					v = append(v, fmt.Sprintf("%s: got generated secret value in %s=%q, want it in secrets", s.Name, kv.Name, kv.Value))
-					continue
+			for _, c := range containers(t, st, s.Name) {
+				for _, kv := range c.Environment {
+					if strings.Contains(kv.Value, "generated-") {
+						v = append(v, fmt.Sprintf("%s: got generated secret value in %s=%q, want it in secrets", s.Name, kv.Name, kv.Value))
+						continue
+					}
+					if !secretish.MatchString(kv.Name) {
+						continue
+					}
+					if strings.HasSuffix(kv.Name, "_SECRET_ARN") && secretArn.MatchString(kv.Value) {
+						continue // where the app fetches a secret, with its task role
+					}
+					v = append(v, fmt.Sprintf("%s: got secret-looking environment variable %s=%q, want it in secrets", s.Name, kv.Name, kv.Value))
 				}
-				if !secretish.MatchString(kv.Name) {
-					continue
-				}
-				if strings.HasSuffix(kv.Name, "_SECRET_ARN") && secretArn.MatchString(kv.Value) {
-					continue // where the app fetches a secret, with its task role
-				}
-				v = append(v, fmt.Sprintf("%s: got secret-looking environment variable %s=%q, want it in secrets", s.Name, kv.Name, kv.Value))
-			}
-			for _, ref := range c.Secrets {
-				if !strings.HasPrefix(ref.ValueFrom, "arn:aws:secretsmanager:") {
-					v = append(v, fmt.Sprintf("%s: secret %s comes from %q, want a Secrets Manager ARN", s.Name, ref.Name, ref.ValueFrom))
+				for _, ref := range c.Secrets {
+					if !strings.HasPrefix(ref.ValueFrom, "arn:aws:secretsmanager:") {
+						v = append(v, fmt.Sprintf("%s: secret %s comes from %q, want a Secrets Manager ARN", s.Name, ref.Name, ref.ValueFrom))
+					}
 				}
 			}
 		}
@@ -120,10 +130,19 @@ var controls = []control{
 	}},
 	{"ECS.9", "ECS task definitions should have a logging configuration", func(t reporter, sc controlScope, st *stack) (v []string) {
 		for _, s := range routing.Services {
-			c := container(t, st, s.Name)
 			group := st.one(t, "aws:cloudwatch/logGroup:LogGroup", s.Name)
-			if c.LogConfiguration.LogDriver != "awslogs" || c.LogConfiguration.Options["awslogs-group"] != group.Outputs["name"] {
-				v = append(v, fmt.Sprintf("%s: got logging %+v, want awslogs to %v", s.Name, c.LogConfiguration, group.Outputs["name"]))
+			// Every container logs to the service's group, each under a
+			// stream prefix of its own.
+			prefixes := map[string]bool{}
+			for _, c := range containers(t, st, s.Name) {
+				if c.LogConfiguration.LogDriver != "awslogs" || c.LogConfiguration.Options["awslogs-group"] != group.Outputs["name"] {
+					v = append(v, fmt.Sprintf("%s/%s: got logging %+v, want awslogs to %v", s.Name, c.Name, c.LogConfiguration, group.Outputs["name"]))
+				}
+				prefix := c.LogConfiguration.Options["awslogs-stream-prefix"]
+				if prefix != c.Name || prefixes[prefix] {
+					t.Errorf("%s/%s: got stream prefix %q, want the container's name, unique in the task", s.Name, c.Name, prefix)
+				}
+				prefixes[prefix] = true
 			}
 			if got := fmt.Sprint(group.Inputs["retentionInDays"]); got != sc.value("logRetentionDays") {
 				t.Errorf("%s: got retention %s days, want %s", s.Name, got, sc.value("logRetentionDays"))
@@ -149,12 +168,16 @@ var controls = []control{
 	}},
 	{"ECS.20", "ECS Task Definitions should configure non-root users in Linux container definitions", func(t reporter, sc controlScope, st *stack) (v []string) {
 		for _, s := range routing.Services {
-			c := container(t, st, s.Name)
-			if uid := strings.Split(c.User, ":")[0]; uid == "" || uid == "0" || uid == "root" {
-				v = append(v, fmt.Sprintf("%s: got user %q, want a non-root uid", s.Name, c.User))
-			}
-			if c.User != "65532:65532" {
-				t.Errorf("%s: got user %q, want 65532:65532, the distroless nonroot user", s.Name, c.User)
+			for _, c := range containers(t, st, s.Name) {
+				if uid := strings.Split(c.User, ":")[0]; uid == "" || uid == "0" || uid == "root" {
+					v = append(v, fmt.Sprintf("%s/%s: got user %q, want a non-root uid", s.Name, c.Name, c.User))
+				}
+				// The apps run as distroless's nonroot; the collector as
+				// the ADOT image's own aoc user.
+				want := map[string]string{s.Name: "65532:65532", collectorName: "4317:4317"}[c.Name]
+				if c.User != want {
+					t.Errorf("%s/%s: got user %q, want %q", s.Name, c.Name, c.User, want)
+				}
 			}
 		}
 		return v
@@ -738,18 +761,25 @@ func unrotatedSecrets(t reporter, st *stack, maxDays float64) (v []string) {
 	return v
 }
 
-// container returns the single container definition of a service's task.
-func container(t reporter, st *stack, service string) containerDefinition {
+// containers returns every container definition of a service's task: the
+// app, first, and with telemetry the collector.
+func containers(t reporter, st *stack, service string) []containerDefinition {
 	t.Helper()
 	task := st.one(t, "aws:ecs/taskDefinition:TaskDefinition", service)
 	var defs []containerDefinition
 	if err := json.Unmarshal([]byte(fmt.Sprint(task.Inputs["containerDefinitions"])), &defs); err != nil {
 		t.Fatalf("%s: container definitions: %v", service, err)
 	}
-	if len(defs) != 1 {
-		t.Fatalf("%s: got %d containers, want 1", service, len(defs))
+	if len(defs) == 0 || defs[0].Name != service {
+		t.Fatalf("%s: got %d containers, want the app's first", service, len(defs))
 	}
-	return defs[0]
+	return defs
+}
+
+// container returns the app's container definition.
+func container(t reporter, st *stack, service string) containerDefinition {
+	t.Helper()
+	return containers(t, st, service)[0]
 }
 
 func envMap(c containerDefinition) map[string]string {

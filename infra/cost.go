@@ -160,6 +160,10 @@ func defaultAssumptions() map[string]assumption {
 			"ALB access logs of a quiet shop, expired by the bucket's lifecycle rule"},
 		{"s3PutThousands", 20, "thousand PUT requests/month per bucket",
 			"ALB access logs arrive as about one object per load balancer node every 5 minutes: 2 nodes x 12/h x 730 h = 17.5 thousand"},
+		{"tracedRequests", 1000000, "requests/month entering the shop",
+			"each request that enters a service from outside (the ALB, a reconciler or sweeper pass) starts a trace, sampled at the stack's traceSampleRatio; calls between services join their caller's trace. About 33,000 a day, in line with appLogGB's 15,000 requests a day per service"},
+		{"emfLogGB", 0.15, "GB/month per EMF log group",
+			"each task flushes its declared counters once a minute (OTEL_METRIC_EXPORT_INTERVAL 60000), one EMF event of some 400 bytes per metric and dimension values: six series x 43,800 minutes x 400 bytes is about 0.1 GB with one task per service, and the filter keeps every other metric out"},
 		{"secretsApiCalls", 10000, "API calls/month (all secrets)",
 			"apps read the database secret when they open connections and ECS reads ADMIN_TOKEN when a task starts"},
 	}
@@ -292,6 +296,7 @@ var pricedTypes = []string{
 	"aws:ecs/cluster:Cluster",
 	"aws:rds/instance:Instance",
 	"aws:cloudwatch/metricAlarm:MetricAlarm",
+	"aws:cloudwatch/dashboard:Dashboard",
 	"aws:appautoscaling/policy:Policy",
 	"aws:cloudwatch/logGroup:LogGroup",
 	"aws:secretsmanager/secret:Secret",
@@ -382,6 +387,8 @@ func estimateCost(st *stack, prices priceTable, usage map[string]assumption) (co
 			e.database(r, c)
 		case "aws:cloudwatch/metricAlarm:MetricAlarm":
 			e.metricAlarm(r, c)
+		case "aws:cloudwatch/dashboard:Dashboard":
+			e.monthly(c, "CloudWatch dashboard "+text(r.Inputs["dashboardName"]), "cloudwatch.dashboard", 1, "dashboard", "dashboards", "")
 		case "aws:appautoscaling/policy:Policy":
 			e.scalingPolicy(r, c)
 		case "aws:cloudwatch/logGroup:LogGroup":
@@ -407,6 +414,7 @@ func estimateCost(st *stack, prices priceTable, usage map[string]assumption) (co
 		natComponent = e.natInstanceComponent
 	}
 	e.crossZoneNAT(natComponent, nat+e.natInstances)
+	e.telemetry()
 	if secretComponent != "" || e.hasManagedSecret() {
 		if secretComponent == "" {
 			secretComponent = "database"
@@ -820,6 +828,10 @@ func (e *estimator) ecsService(r recorded, c string) {
 	}
 	steady := lines(desired)
 	e.lines = append(e.lines, steady...)
+	if share, ok := sidecarShare(task, name); ok {
+		e.add(c, "Sidecars inside the task size", 0,
+			share+": no charge beyond the Fargate line = 0.00")
+	}
 	if maxTasks > desired {
 		for _, l := range lines(maxTasks) {
 			e.ceilingExtra += l.Monthly
@@ -986,6 +998,8 @@ func (e *estimator) logGroup(r recorded, c string) {
 		key = "rdsUpgradeLogGB"
 	case strings.HasPrefix(name, "/aws/rds/"):
 		key = "rdsLogGB"
+	case strings.HasSuffix(name, "/"+emfLogGroupSuffix):
+		key = "emfLogGB"
 	default:
 		switch traffic, ok := e.flowLogTraffic(r); {
 		case !ok:

@@ -628,7 +628,7 @@ func TestStackFilesArePriced(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sc := range scenarios(t) {
-		if sc.name != "dev" && sc.name != "prod" {
+		if sc.name != "dev" && sc.name != "prod" && sc.name != "dev+telemetry+dashboard" {
 			continue
 		}
 		t.Run(sc.name, func(t *testing.T) {
@@ -691,6 +691,8 @@ func TestStackFilesArePriced(t *testing.T) {
 						continue
 					}
 					match = keyPrefix("cloudwatch.metric")
+				case "aws:cloudwatch/dashboard:Dashboard":
+					match = item("CloudWatch dashboard " + fmt.Sprint(r.Inputs["dashboardName"]))
 				default:
 					if slices.Contains(pricedTypes, r.Type) {
 						t.Errorf("%s: priced type without a check here", r.Type)

@@ -18,6 +18,9 @@ var resourceWildcardActions = []string{
 	"ssmmessages:CreateDataChannel",
 	"ssmmessages:OpenControlChannel",
 	"ssmmessages:OpenDataChannel",
+	// "How AWS X-Ray works with IAM" (X-Ray developer guide): X-Ray has no
+	// resource-level permissions for sending segments.
+	"xray:PutTraceSegments",
 }
 
 func TestIAMPoliciesHaveNoWildcards(t *testing.T) {
@@ -67,22 +70,73 @@ func TestIAMPoliciesHaveNoWildcards(t *testing.T) {
 }
 
 // TestTaskRoleHoldsOnlyWhatTheAppUses: the app reads its database secret,
-// and ECS Exec (when on) opens SSM channels; the task role allows nothing
-// else. Which secrets each role reads is TestRolesReadOnlyTheirSecrets.
+// ECS Exec (when on) opens SSM channels, and the collector (with telemetry)
+// sends traces and writes its EMF log; the task role allows nothing else.
+// Which secrets each role reads is TestRolesReadOnlyTheirSecrets; what the
+// collector may do, TestCollectorPermissionsAreExact.
 func TestTaskRoleHoldsOnlyWhatTheAppUses(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		docs := policies(t, st)
+		telemetry := sc.value("telemetry") == telemetryEnabled
 		for _, s := range routing.Services {
 			taskPolicy, hasTaskPolicy := docs["aws:iam/rolePolicy:RolePolicy "+s.Name+"-task"]
-			if want := s.Database || sc.exec; hasTaskPolicy != want {
-				t.Errorf("%s: got task role policy %v, want %v (database secret or ECS Exec)", s.Name, hasTaskPolicy, want)
+			if want := s.Database || sc.exec || telemetry; hasTaskPolicy != want {
+				t.Errorf("%s: got task role policy %v, want %v (database secret, ECS Exec or telemetry)", s.Name, hasTaskPolicy, want)
 			}
 			for _, stmt := range taskPolicy {
 				for _, a := range strs(stmt.Action) {
-					if a != "secretsmanager:GetSecretValue" && (!sc.exec || !strings.HasPrefix(a, "ssmmessages:")) {
-						t.Errorf("%s: task role allows %s, want only GetSecretValue and, with ECS Exec, ssmmessages channels", s.Name, a)
+					switch {
+					case a == "secretsmanager:GetSecretValue":
+					case sc.exec && strings.HasPrefix(a, "ssmmessages:"):
+					case telemetry && slices.Contains([]string{"xray:PutTraceSegments", "logs:CreateLogStream", "logs:PutLogEvents"}, a):
+					default:
+						t.Errorf("%s: task role allows %s, want only GetSecretValue, with ECS Exec ssmmessages channels, with telemetry the collector's", s.Name, a)
 					}
 				}
+			}
+		}
+	})
+}
+
+// TestCollectorPermissionsAreExact holds the collector's statements to what
+// its exporters call: awsxray only PutTraceSegments ("AWS X-Ray Tracing
+// Exporter" README: it sends with PutTraceSegments; PutTelemetryRecords
+// only with telemetry.enabled, which the program leaves off), awsemf
+// CreateLogStream and PutLogEvents, on the EMF log group the program made
+// and no other ("AWS CloudWatch EMF Exporter" README: it writes EMF with
+// PutLogEvents; it calls CreateLogGroup only when the group is missing).
+// Without telemetry none of it exists.
+func TestCollectorPermissionsAreExact(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		docs := policies(t, st)
+		telemetry := sc.value("telemetry") == telemetryEnabled
+		groups := st.where("aws:cloudwatch/logGroup:LogGroup", "name", emfLogGroupName(Config{Project: "shop", Stack: sc.stack}))
+		if telemetry != (len(groups) == 1) {
+			t.Fatalf("got %d EMF log groups, want one exactly when telemetry is on (%v)", len(groups), telemetry)
+		}
+		for _, s := range routing.Services {
+			var got []string
+			for _, stmt := range docs["aws:iam/rolePolicy:RolePolicy "+s.Name+"-task"] {
+				if stmt.Sid == "SendTraces" || stmt.Sid == "WriteMetricsLog" {
+					got = append(got, fmt.Sprintf("%s %s %v on %v", stmt.Sid, stmt.Effect, strs(stmt.Action), strs(stmt.Resource)))
+				}
+			}
+			var want []string
+			if telemetry {
+				want = []string{
+					"SendTraces Allow [xray:PutTraceSegments] on [*]",
+					fmt.Sprintf("WriteMetricsLog Allow [logs:CreateLogStream logs:PutLogEvents] on [%s:*]", groups[0].Outputs["arn"]),
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: got collector statements %q, want %q", s.Name, got, want)
+			}
+		}
+		if telemetry {
+			g := groups[0]
+			if fmt.Sprint(g.Inputs["retentionInDays"]) != sc.value("logRetentionDays") || g.Inputs["kmsKeyId"] != nil {
+				t.Errorf("EMF log group: got retention %v and KMS key %v, want %s days and CloudWatch Logs' own encryption like the other groups",
+					g.Inputs["retentionInDays"], g.Inputs["kmsKeyId"], sc.value("logRetentionDays"))
 			}
 		}
 	})

@@ -108,6 +108,15 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 		}
 	}
 
+	// Where the collectors beside the apps send traces and metrics.
+	var telemetry *Telemetry
+	if cfg.Telemetered() {
+		telemetry, err = newTelemetry(ctx, "telemetry", cfg, useProvider)
+		if err != nil {
+			return nil, err
+		}
+	}
+
 	// Services are created after the services they call (see StartOrder).
 	ordered, err := routing.StartOrder(services)
 	if err != nil {
@@ -130,6 +139,7 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 			SecurityGroupID:  firewall.SecurityGroupIDs[spec.Name],
 			TargetGroup:      loadBalancer.TargetGroups[spec.Name],
 			LoadBalancer:     loadBalancer,
+			Telemetry:        telemetry,
 		}
 		if spec.Database {
 			args.Database = database
@@ -151,6 +161,22 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 		taskDefinitions[spec.Name] = svc.TaskDefinitionArn
 		targetGroups[spec.Name] = loadBalancer.TargetGroups[spec.Name].Arn
 		created[spec.Name] = svc
+	}
+
+	if cfg.Dashboard {
+		var panels []dashboardService
+		for _, spec := range services {
+			panels = append(panels, dashboardService{
+				Name: spec.Name, Service: created[spec.Name].Name,
+				TargetGroup: loadBalancer.TargetGroups[spec.Name].ArnSuffix,
+			})
+		}
+		if _, err := newDashboard(ctx, "dashboard", dashboardArgs{
+			Config: cfg, LoadBalancer: loadBalancer.ArnSuffix, Cluster: cluster.Name,
+			Services: panels, Telemetry: telemetry,
+		}, useProvider); err != nil {
+			return nil, err
+		}
 	}
 
 	return pulumi.Map{

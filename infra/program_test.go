@@ -69,12 +69,19 @@ func scenarios(t *testing.T) []scenario {
 	allFlows := base
 	allFlows.name = "dev+allFlows"
 	allFlows.config = with(dev, map[string]string{"shop:flowLogTrafficType": "ALL", "shop:flowLogAggregationSeconds": "60"})
+	// Dev gives up telemetry and the dashboard; this brings both back, at
+	// a sample ratio of its own.
+	observed := base
+	observed.name = "dev+telemetry+dashboard"
+	observed.config = with(dev, map[string]string{
+		"shop:telemetry": "enabled", "shop:dashboard": "true", "shop:traceSampleRatio": "0.25",
+	})
 	production := scenario{
 		name: "prod", stack: "prod", config: prod,
 		https: true, nat: "OnePerAz", zones: 3, spot: true, production: true, minBackups: 7,
 		cpu: "512", memory: "1024", cpuArch: "X86_64",
 	}
-	return []scenario{base, natPerAZ, natSingle, https, onDemand, exec, insights, allFlows, production}
+	return []scenario{base, natPerAZ, natSingle, https, onDemand, exec, insights, allFlows, observed, production}
 }
 
 // value is the effective value of a project config key in this scenario.
@@ -311,8 +318,9 @@ func TestDeclarationAndInfraAgree(t *testing.T) {
 			}
 			var got []string
 			for _, r := range st.ofType(want.typ) {
-				// The flow log and RDS's own log groups belong to no service.
-				if r.Name != "network-flow-logs" && !strings.HasPrefix(r.Name, "database-") {
+				// The flow log, RDS's own log groups and the EMF log group
+				// belong to no service.
+				if r.Name != "network-flow-logs" && !strings.HasPrefix(r.Name, "database-") && r.Name != "telemetry-metrics" {
 					got = append(got, r.Name)
 				}
 			}
@@ -482,6 +490,17 @@ func TestServiceWiring(t *testing.T) {
 				if sc.demoData {
 					want["DEMO_DATA"] = "true"
 				}
+			}
+			// With telemetry the OpenTelemetry SDK's own variables send
+			// OTLP over HTTP/protobuf to the collector in the task.
+			if sc.value("telemetry") == "enabled" {
+				want["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:4318"
+				want["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+				want["OTEL_SERVICE_NAME"] = s.Name
+				want["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment.name=" + sc.stack
+				want["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+				want["OTEL_TRACES_SAMPLER_ARG"] = sc.value("traceSampleRatio")
+				want["OTEL_METRIC_EXPORT_INTERVAL"] = "60000"
 			}
 			if fmt.Sprint(env) != fmt.Sprint(want) {
 				t.Errorf("%s: got environment %v, want %v", s.Name, env, want)

@@ -40,6 +40,10 @@ type Service struct {
 	// deploy check compares it with what ECS actually runs.
 	TaskDefinitionArn pulumi.StringOutput
 
+	// Alarm5xxName is the alarm ECS watches during deployments;
+	// LatencyAlarmName the p99 latency alarm.
+	Alarm5xxName, LatencyAlarmName pulumi.StringOutput
+
 	// ecs is the ECS service; the services that call this one wait for it.
 	ecs *ecs.Service
 }
@@ -67,6 +71,8 @@ type serviceArgs struct {
 	AdminToken *AdminToken
 	// Calls are the services this one depends on, already created.
 	Calls []*Service
+	// Telemetry is nil when the stack runs no collectors.
+	Telemetry *Telemetry
 }
 
 func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOption) (*Service, error) {
@@ -128,9 +134,13 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 		appSecrets = append(appSecrets, args.Database.SecretArn)
 	}
 
-	roles, err := newRoles(ctx, spec.Name, cfg, args.AccountID, tags, roleGrants{
+	grants := roleGrants{
 		Repository: repo.Arn, LogGroup: logs.Arn, StartSecrets: startSecrets, AppSecrets: appSecrets,
-	}, parent)
+	}
+	if args.Telemetry != nil {
+		grants.MetricsLogGroup = args.Telemetry.LogGroupArn
+	}
+	roles, err := newRoles(ctx, spec.Name, cfg, args.AccountID, tags, grants, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +149,7 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	// wait for the role policies, not only for the roles their ARNs name.
 	afterPolicies := pulumi.DependsOn(roles.Policies)
 
-	containers := containerDefinitions(cfg, spec, args.Services, image.ImageUri, logs.Name, args.Database, secrets)
+	containers := containerDefinitions(cfg, spec, args.Services, image.ImageUri, logs.Name, args.Database, secrets, args.Telemetry)
 	task, err := ecs.NewTaskDefinition(ctx, spec.Name, &ecs.TaskDefinitionArgs{
 		Family:                  pulumi.Sprintf("%s-%s-%s", cfg.Project, cfg.Stack, spec.Name),
 		NetworkMode:             pulumi.String("awsvpc"),
@@ -161,6 +171,10 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	}
 
 	alarm, err := deploymentAlarm(ctx, spec.Name, args.LoadBalancer.ArnSuffix, args.TargetGroup.ArnSuffix, tags, parent)
+	if err != nil {
+		return nil, err
+	}
+	latency, err := latencyAlarm(ctx, spec.Name, cfg, args.LoadBalancer.ArnSuffix, args.TargetGroup.ArnSuffix, tags, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -267,6 +281,7 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	s.LogGroupName = logs.Name
 	s.ImageURI = image.ImageUri
 	s.TaskDefinitionArn = task.Arn
+	s.Alarm5xxName, s.LatencyAlarmName = alarm.Name, latency.Name
 	s.ecs = service
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"name":              s.Name,
@@ -326,6 +341,9 @@ type roleGrants struct {
 	StartSecrets pulumi.StringArray
 	// AppSecrets are read by the app itself while it runs (task role).
 	AppSecrets pulumi.StringArray
+	// MetricsLogGroup is the EMF log group the collector writes to (task
+	// role); unset without telemetry.
+	MetricsLogGroup pulumi.StringOutput
 }
 
 // serviceRoles are a service's roles and the policies that give them their
@@ -422,6 +440,9 @@ func newRoles(ctx *pulumi.Context, name string, cfg Config, accountID string, ta
 			Resources: pulumi.StringArray{pulumi.String("*")},
 		})
 	}
+	if cfg.Telemetered() {
+		appStatements = append(appStatements, telemetryStatements(grants.MetricsLogGroup)...)
+	}
 	if len(appStatements) > 0 {
 		if err := grant("-task", task, appStatements); err != nil {
 			return nil, err
@@ -454,6 +475,65 @@ func deploymentAlarm(ctx *pulumi.Context, name string, albSuffix, targetGroupSuf
 		Tags:               tags,
 	}, parent)
 }
+
+// telemetryStatements are what the collector in the task needs, on the task
+// role, and nothing more:
+//
+//   - awsxray calls only PutTraceSegments ("AWS X-Ray Tracing Exporter",
+//     collector-contrib); PutTelemetryRecords is for its telemetry.enabled
+//     option, off by default and here, and the sampling rule actions
+//     serve X-Ray's own samplers, which the apps do not use (they sample
+//     by ratio). X-Ray defines no resource for PutTraceSegments ("How AWS
+//     X-Ray works with IAM": no resource-level permissions), hence "*".
+//   - awsemf writes with CreateLogStream and PutLogEvents into its own log
+//     group, which the program creates (newTelemetry): no CreateLogGroup.
+func telemetryStatements(metricsLogGroup pulumi.StringOutput) []statement {
+	return []statement{
+		{
+			Sid:       "SendTraces",
+			Actions:   []string{"xray:PutTraceSegments"},
+			Resources: pulumi.StringArray{pulumi.String("*")},
+		},
+		{
+			Sid:       "WriteMetricsLog",
+			Actions:   []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+			Resources: pulumi.StringArray{pulumi.Sprintf("%s:*", metricsLogGroup)},
+		},
+	}
+}
+
+// latencyAlarm fires when a service's targets answer slowly: the p99 of the
+// ALB's TargetResponseTime over p99LatencyAlarmMs in 3 of 5 minutes. It pages;
+// it does not roll deployments back (a new task's first requests are
+// slower, and that is no reason to undo a release). Missing data is no
+// traffic.
+func latencyAlarm(ctx *pulumi.Context, name string, cfg Config, albSuffix, targetGroupSuffix pulumi.StringOutput,
+	tags pulumi.StringMap, parent pulumi.ResourceOrInvokeOption,
+) (*cloudwatch.MetricAlarm, error) {
+	return cloudwatch.NewMetricAlarm(ctx, name+"-p99", &cloudwatch.MetricAlarmArgs{
+		AlarmDescription: pulumi.Sprintf("%s: p99 response time of its targets above %d ms", name, cfg.P99LatencyAlarmMs),
+		Namespace:        pulumi.String("AWS/ApplicationELB"),
+		MetricName:       pulumi.String("TargetResponseTime"),
+		Dimensions: pulumi.StringMap{
+			"LoadBalancer": albSuffix,
+			"TargetGroup":  targetGroupSuffix,
+		},
+		ExtendedStatistic:  pulumi.String("p99"),
+		Period:             pulumi.Int(60),
+		EvaluationPeriods:  pulumi.Int(latencyAlarmMinutes),
+		DatapointsToAlarm:  pulumi.Int(latencyAlarmBreaching),
+		Threshold:          pulumi.Float64(float64(cfg.P99LatencyAlarmMs) / 1000), // TargetResponseTime is in seconds
+		ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+		TreatMissingData:   pulumi.String("notBreaching"),
+		Tags:               tags,
+	}, parent)
+}
+
+// The latency alarm looks at five minutes and fires on three slow ones.
+const (
+	latencyAlarmMinutes   = 5
+	latencyAlarmBreaching = 3
+)
 
 // serviceOptions adds, where autoscaling owns the running count after the
 // first deploy, that up leaves desiredCount alone; without autoscaling the

@@ -19,6 +19,8 @@ var componentTypes = map[string]bool{
 	"shop:network:Firewall":          true,
 	"shop:secrets:AdminToken":        true,
 	"shop:service:Service":           true,
+	"shop:telemetry:Telemetry":       true,
+	"shop:dashboard:Dashboard":       true,
 }
 
 // TestEveryResourceHasItsComponent proves the tree reads like the
@@ -142,17 +144,21 @@ func TestResourceCounts(t *testing.T) {
 	// have (natinstance.go): its security group and two rules, role, policy
 	// attachment, instance profile, the instance and a route per zone.
 	// Autoscaling is nine more (a target and two policies per service),
-	// which dev, with maxTasks = minTasks, does without.
+	// which dev, with maxTasks = minTasks, does without. Each service has
+	// a p99 latency alarm beside its 5xx alarm. Telemetry is two more and a
+	// component (the EMF log group, and a task role policy for web, which
+	// had none); the dashboard one and a component.
 	want := map[string]struct{ custom, components int }{
-		"dev":                      {94, 13},
-		"dev+natPerAz":             {85, 13},
-		"dev+natSingle+x86":        {85, 13},
-		"dev+https":                {96, 13},
-		"dev+onDemand+autoscaling": {103, 13},
-		"dev+exec":                 {95, 13},
-		"dev+insights":             {94, 13},
-		"dev+allFlows":             {94, 13},
-		"prod":                     {96, 13},
+		"dev":                      {97, 13},
+		"dev+natPerAz":             {88, 13},
+		"dev+natSingle+x86":        {88, 13},
+		"dev+https":                {99, 13},
+		"dev+onDemand+autoscaling": {106, 13},
+		"dev+exec":                 {98, 13},
+		"dev+insights":             {97, 13},
+		"dev+allFlows":             {97, 13},
+		"dev+telemetry+dashboard":  {100, 15},
+		"prod":                     {102, 15},
 	}
 	shop := shopServices(t)
 	forEach(t, func(t *testing.T, sc scenario, _ *stack) {
