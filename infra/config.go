@@ -387,12 +387,6 @@ func (c Config) validate(failed map[string]bool) []error {
 		"traceSampleRatio: got %v, want a fraction from 0 to 1", c.TraceSampleRatio)
 	check(c.P99LatencyAlarmMs >= 10 && c.P99LatencyAlarmMs <= 60000,
 		"p99LatencyAlarmMs: got %d, want 10..60000 (the ALB's idle timeout is 60 s)", c.P99LatencyAlarmMs)
-	// The collector takes its share of every task; the app keeps the rest.
-	if c.Telemetry == telemetryEnabled && !failed["cpu"] && !failed["memory"] {
-		check(c.CPU-collectorCPU >= appMinCPU && c.Memory-collectorMemoryMiB >= appMinMemoryMiB,
-			"cpu/memory: got %d/%d, too small for the app (>= %d CPU units, %d MiB) beside the collector (%d, %d MiB)",
-			c.CPU, c.Memory, appMinCPU, appMinMemoryMiB, collectorCPU, collectorMemoryMiB)
-	}
 	check(slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel),
 		"logLevel: got %q, want debug, info, warn or error", c.LogLevel)
 	check(slices.Contains(logRetentions, c.LogRetentionDays),

@@ -37,9 +37,10 @@ const (
 	otlpHTTPPort = 4318
 )
 
-// What the collector takes of every task, and what the app must keep. A
-// 256/512 task leaves the app 224 CPU units and 352 MiB: the apps idle at
-// a few tens of MiB.
+// What the collector takes of every task, and what the app must keep. The
+// smallest Fargate task, 256/512, leaves the app 224 CPU units and 352 MiB
+// (the apps idle at a few tens of MiB), so every task size fits both and
+// none grows: TestEveryTaskSizeFitsTheCollector.
 const (
 	// collectorCPU is the collector's CPU share (CPU units): it batches a
 	// few spans a second and one metrics flush a minute. The app container
