@@ -814,11 +814,14 @@ func TestProductionKeepsWhatDevGivesUp(t *testing.T) {
 		{"routes added to awsx's", len(st.ofType("aws:ec2/route:Route")), 0},
 		{"Container Insights", dig(st.one(t, "aws:ecs/cluster:Cluster", "cluster").Inputs, "settings", "0", "value"), "enabled"},
 		{"flow log aggregation", num(st.one(t, "aws:ec2/flowLog:FlowLog", "network").Inputs["maxAggregationInterval"]), 60.0},
+		{"dashboards", len(st.ofType("aws:cloudwatch/dashboard:Dashboard")), 1},
+		{"EMF log groups", len(st.where("aws:cloudwatch/logGroup:LogGroup", "name", "/shop/prod/telemetry/metrics")), 1},
 	}
 	for _, s := range st.ofType("aws:ecs/service:Service") {
 		checks = append(checks,
 			check{s.Name + " public IP", dig(s.Inputs, "networkConfiguration", "assignPublicIp"), false},
-			check{s.Name + " subnets", fmt.Sprint(dig(s.Inputs, "networkConfiguration", "subnets")), fmt.Sprint(vpc.Outputs["privateSubnetIds"])})
+			check{s.Name + " subnets", fmt.Sprint(dig(s.Inputs, "networkConfiguration", "subnets")), fmt.Sprint(vpc.Outputs["privateSubnetIds"])},
+			check{s.Name + " containers", len(containers(t, st, s.Name)), 2})
 	}
 	for _, c := range checks {
 		if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
