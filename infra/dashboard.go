@@ -118,10 +118,11 @@ func dashboardBody(v dashboardView) (string, error) {
 			"period": 60, "stat": stat, "metrics": metrics,
 		}}
 	}
-	widgets := []widget{{Type: "text", X: 0, Y: 0, Width: 24, Height: 2, Properties: map[string]any{
-		"markdown": fmt.Sprintf("# %s\nPer service: requests and 5xx at the ALB, target response time, tasks, CPU and memory. "+
-			"A slow request: open X-Ray's trace map for this stack and filter on its URL.", v.Stack),
-	}}}
+	intro := fmt.Sprintf("# %s\nPer service: requests and 5xx at the ALB, target response time, tasks, CPU and memory.", v.Stack)
+	if v.Namespace != "" {
+		intro += " A p99 that jumps names the service; X-Ray's traces of that service, slowest first, show the span that took the time."
+	}
+	widgets := []widget{{Type: "text", X: 0, Y: 0, Width: 24, Height: 2, Properties: map[string]any{"markdown": intro}}}
 	y := 2
 	for _, s := range v.Services {
 		tasks := alb("HealthyHostCount", map[string]any{"label": "healthy tasks (ALB)", "stat": "Minimum"}, s.TargetGroup)

@@ -284,8 +284,10 @@ func collectorContainer(cfg Config, service, logGroup, emfLogGroup string) (cont
 		User:       collectorUser,
 		Privileged: false, // ECS.4
 		// ECS.5. The collector writes no file with this configuration:
-		// no file_storage, queues in memory, no file exporter; the image
-		// is FROM scratch and has no /tmp to begin with.
+		// no file_storage, queues in memory, no file exporter, and its own
+		// log goes to stderr in a container (pkg/logger: RUN_IN_CONTAINER,
+		// which the image sets); the image is FROM scratch and has no /tmp
+		// to begin with.
 		ReadonlyRootFilesystem: true,
 		CPU:                    collectorCPU,
 		Memory:                 collectorMemoryMiB,
@@ -298,7 +300,8 @@ func collectorContainer(cfg Config, service, logGroup, emfLogGroup string) (cont
 		// ECS restarts it in place when it exits, instead of leaving the
 		// task without a collector until the task is replaced ("Restart
 		// individual containers in Amazon ECS tasks with container restart
-		// policies").
+		// policies"); 60 s, the shortest period ContainerRestartPolicy
+		// allows, is how long it must have run before it may restart.
 		RestartPolicy: &restartPolicy{Enabled: true, RestartAttemptPeriod: 60},
 		LogConfiguration: logConfiguration{
 			LogDriver: "awslogs",

@@ -59,8 +59,10 @@ func TestCollectorSidecar(t *testing.T) {
 			if c.HealthCheck == nil || strings.Join(c.HealthCheck.Command, " ") != "CMD /healthcheck" {
 				t.Errorf("%s: got collector health check %+v, want the image's /healthcheck", s.Name, c.HealthCheck)
 			}
-			if c.RestartPolicy == nil || !c.RestartPolicy.Enabled {
-				t.Errorf("%s: got restart policy %+v, want enabled", s.Name, c.RestartPolicy)
+			// ContainerRestartPolicy (ECS API reference): restartAttemptPeriod
+			// from 60 to 1800 seconds.
+			if p := c.RestartPolicy; p == nil || !p.Enabled || p.RestartAttemptPeriod < 60 || p.RestartAttemptPeriod > 1800 {
+				t.Errorf("%s: got restart policy %+v, want enabled with a period of 60..1800 s", s.Name, c.RestartPolicy)
 			}
 			if c.User != "4317:4317" || !c.ReadonlyRootFilesystem || c.Privileged {
 				t.Errorf("%s: got user %q, read-only %v, privileged %v; want 4317:4317, true, false",
