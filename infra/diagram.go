@@ -109,6 +109,14 @@ func (d *diagram) services(st *stack) {
 		lines := []string{name}
 		if td, ok := taskDefs[fmt.Sprint(svc.Inputs["taskDefinition"])]; ok {
 			lines = append(lines, taskSize(td))
+			// Sidecars share the task: the ADOT collector with telemetry.
+			if defs, err := containersOf(td); err == nil {
+				for _, c := range defs {
+					if c.Name != name {
+						lines = append(lines, "+ "+c.Name)
+					}
+				}
+			}
 		}
 		lines = append(lines, taskCount(st, svc, name)+", "+capacity(st, svc))
 		net := asMap(svc.Inputs["networkConfiguration"])

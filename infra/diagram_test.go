@@ -149,6 +149,10 @@ func TestDiagramDrawsTheStack(t *testing.T) {
 		if multiAZ := strings.Contains(chart, "Multi-AZ"); multiAZ != sc.production {
 			t.Errorf("got Multi-AZ drawn %v, want %v", multiAZ, sc.production)
 		}
+		// Every service's box names its collector when it has one.
+		if got, want := strings.Count(chart, "+ aws-otel-collector"), map[bool]int{true: len(routing.Services)}[sc.telemetered()]; got != want {
+			t.Errorf("got %d collectors drawn, want %d (telemetry %v)", got, want, sc.telemetered())
+		}
 	})
 }
 
