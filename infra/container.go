@@ -111,7 +111,7 @@ type linuxParameters struct {
 	InitProcessEnabled bool `json:"initProcessEnabled"`
 }
 
-// containerDefinitions renders the one container of a service. Plain settings
+// containerDefinitions renders the containers of a service's task. Plain settings
 // go to environment; anything secret goes to secrets, which ECS resolves at
 // start from Secrets Manager (ECS.8).
 //

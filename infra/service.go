@@ -40,10 +40,6 @@ type Service struct {
 	// deploy check compares it with what ECS actually runs.
 	TaskDefinitionArn pulumi.StringOutput
 
-	// Alarm5xxName is the alarm ECS watches during deployments;
-	// LatencyAlarmName the p99 latency alarm.
-	Alarm5xxName, LatencyAlarmName pulumi.StringOutput
-
 	// ecs is the ECS service; the services that call this one wait for it.
 	ecs *ecs.Service
 }
@@ -174,7 +170,7 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	latency, err := latencyAlarm(ctx, spec.Name, cfg, args.LoadBalancer.ArnSuffix, args.TargetGroup.ArnSuffix, tags, parent)
+	_, err = latencyAlarm(ctx, spec.Name, cfg, args.LoadBalancer.ArnSuffix, args.TargetGroup.ArnSuffix, tags, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +277,6 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	s.LogGroupName = logs.Name
 	s.ImageURI = image.ImageUri
 	s.TaskDefinitionArn = task.Arn
-	s.Alarm5xxName, s.LatencyAlarmName = alarm.Name, latency.Name
 	s.ecs = service
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"name":              s.Name,
@@ -503,10 +498,10 @@ func telemetryStatements(metricsLogGroup pulumi.StringOutput) []statement {
 }
 
 // latencyAlarm fires when a service's targets answer slowly: the p99 of the
-// ALB's TargetResponseTime over p99LatencyAlarmMs in 3 of 5 minutes. It pages;
-// it does not roll deployments back (a new task's first requests are
-// slower, and that is no reason to undo a release). Missing data is no
-// traffic.
+// ALB's TargetResponseTime over p99LatencyAlarmMs in 3 of 5 minutes. It is
+// for people (no action is attached yet: an SNS topic would page); it does
+// not roll deployments back, since a new task's first requests are slower
+// and that is no reason to undo a release. Missing data is no traffic.
 func latencyAlarm(ctx *pulumi.Context, name string, cfg Config, albSuffix, targetGroupSuffix pulumi.StringOutput,
 	tags pulumi.StringMap, parent pulumi.ResourceOrInvokeOption,
 ) (*cloudwatch.MetricAlarm, error) {
