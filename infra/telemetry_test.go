@@ -107,8 +107,8 @@ func parsedCollectorConfig(t *testing.T, c containerDefinition) map[string]any {
 }
 
 // checkCollectorConfig: OTLP over HTTP on the loopback only (no gRPC),
-// memory_limiter first in every pipeline (its README: "the first processor
-// in the pipeline"), batches, traces to awsxray and metrics to awsemf into
+// memory_limiter first in every pipeline (its README: the best practice is
+// to add it as the first processor), batches, traces to awsxray and metrics to awsemf into
 // the stack's namespace and EMF log group without dimension rollups.
 func checkCollectorConfig(t *testing.T, sc scenario, service string, conf map[string]any, memoryLimit int) {
 	t.Helper()
