@@ -83,9 +83,10 @@ type metricDeclaration struct {
 // "Metrics"), so the list is short on purpose: only the shop's business
 // counters, which nothing else measures.
 //
-//   - shop.orders by outcome (confirmed, refused, failed): 3 metrics. The
+//   - shop.orders by outcome (confirmed, refused, failed; the values
+//     apps/orders/internal/checkout counts): 3 metrics. The
 //     order rate and refusals are the shop's health as a customer sees it.
-//   - shop.reconciler.settlements by outcome (confirmed, failed): 2
+//   - shop.reconciler.settlements by outcome (confirmed, released): 2
 //     metrics. Settlements above zero mean orders got stuck.
 //   - shop.reservations.expired, no dimension: 1 metric. Reservations
 //     released on expiry mean checkouts that never finished.
@@ -101,7 +102,7 @@ var metricDeclarations = []metricDeclaration{
 	{Names: []string{"shop.orders"}, Dimension: []string{"outcome"},
 		Values: map[string][]string{"outcome": {"confirmed", "refused", "failed"}}},
 	{Names: []string{"shop.reconciler.settlements"}, Dimension: []string{"outcome"},
-		Values: map[string][]string{"outcome": {"confirmed", "failed"}}},
+		Values: map[string][]string{"outcome": {"confirmed", "released"}}},
 	{Names: []string{"shop.reservations.expired"}, Dimension: []string{}},
 }
 

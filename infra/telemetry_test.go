@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	platformconfig "github.com/fargateshop/shop/platform/config"
 	"github.com/fargateshop/shop/platform/routing"
+	"github.com/fargateshop/shop/platform/telemetry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -502,4 +504,31 @@ func TestTelemetryCostLines(t *testing.T) {
 	if d := cents(est.Total - dev.Total); d != cents(1.25+1.80+0.08+3.00) {
 		t.Errorf("got %.2f more with telemetry and the dashboard, want the four lines' %.2f", d, 1.25+1.80+0.08+3.00)
 	}
+}
+
+// TestServicesReadTheTelemetryEnvironment hands each app container's
+// environment to the parser the services themselves run at start
+// (platform/telemetry.FromEnv): a variable they would refuse, or read
+// differently from what the sidecar expects, fails here, not in a task.
+func TestServicesReadTheTelemetryEnvironment(t *testing.T) {
+	forEach(t, func(t *testing.T, sc scenario, st *stack) {
+		for _, s := range routing.Services {
+			env := envMap(containers(t, st, s.Name)[0])
+			e := platformconfig.New(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			got := telemetry.FromEnv(e, s.Name)
+			if err := e.Err(); err != nil {
+				t.Fatalf("%s: the service would refuse its environment: %v", s.Name, err)
+			}
+			if !sc.telemetered() {
+				if got.Enabled() {
+					t.Errorf("%s: telemetry off, but the service would export to %+v", s.Name, got)
+				}
+				continue
+			}
+			want := fmt.Sprintf("http://127.0.0.1:%d/v1/traces", otlpHTTPPort)
+			if got.TracesURL != want || got.ServiceName != s.Name || got.Sampler != telemetry.ParentBasedTraceIDRatio {
+				t.Errorf("%s: the service would read %+v, want traces to %s as %s, parent-based ratio", s.Name, got, want, s.Name)
+			}
+		}
+	})
 }
