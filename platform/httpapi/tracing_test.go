@@ -17,9 +17,9 @@ import (
 
 // A caller's W3C traceparent (version 00, sampled).
 const (
-	callerTrace     = "4bf92f3577b34da6a3ce929d0e0e4736"
-	callerSpan      = "00f067aa0ba902b7"
-	callerParent    = "00-" + callerTrace + "-" + callerSpan + "-01"
+	callerTrace         = "4bf92f3577b34da6a3ce929d0e0e4736"
+	callerSpan          = "00f067aa0ba902b7"
+	callerParent        = "00-" + callerTrace + "-" + callerSpan + "-01"
 	traceResponseHeader = "traceresponse"
 )
 

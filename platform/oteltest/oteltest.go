@@ -15,6 +15,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -35,6 +36,50 @@ var (
 // Recorder holds the spans ended while its test runs.
 type Recorder struct {
 	*tracetest.SpanRecorder
+	mu    sync.Mutex
+	ended *sync.Cond // broadcast on every span end
+}
+
+// notifier wakes Await on every span end; it is registered after the
+// recorder, so a woken Await finds the span recorded.
+type notifier struct{ r *Recorder }
+
+func (n notifier) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (n notifier) OnEnd(sdktrace.ReadOnlySpan) {
+	n.r.mu.Lock()
+	n.r.ended.Broadcast()
+	n.r.mu.Unlock()
+}
+func (notifier) Shutdown(context.Context) error   { return nil }
+func (notifier) ForceFlush(context.Context) error { return nil }
+
+// hangGuard only turns a hang into a failure; nothing waits it out.
+const hangGuard = 30 * time.Second
+
+// Await blocks until done holds for the spans ended so far (it is checked
+// at once and after every span end) and returns them. Background work is
+// waited for this way instead of by sleeping.
+func (r *Recorder) Await(t testing.TB, what string, done func([]sdktrace.ReadOnlySpan) bool) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	timedOut := false
+	guard := time.AfterFunc(hangGuard, func() {
+		r.mu.Lock()
+		timedOut = true
+		r.ended.Broadcast()
+		r.mu.Unlock()
+	})
+	defer guard.Stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		if spans := r.Ended(); done(spans) {
+			return spans
+		}
+		if timedOut {
+			t.Fatalf("waited %s for %s; spans ended: %d", hangGuard, what, len(r.Ended()))
+		}
+		r.ended.Wait()
+	}
 }
 
 // Install makes the shared providers and the W3C Trace Context propagator
@@ -48,18 +93,22 @@ func Install(t testing.TB) *Recorder {
 		mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	})
 	prevTP, prevMP, prevProp := otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetTextMapPropagator()
-	rec := tracetest.NewSpanRecorder()
-	tp.RegisterSpanProcessor(rec)
+	rec := &Recorder{SpanRecorder: tracetest.NewSpanRecorder()}
+	rec.ended = sync.NewCond(&rec.mu)
+	n := notifier{rec}
+	tp.RegisterSpanProcessor(rec.SpanRecorder)
+	tp.RegisterSpanProcessor(n)
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(mp)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	t.Cleanup(func() {
-		tp.UnregisterSpanProcessor(rec)
+		tp.UnregisterSpanProcessor(n)
+		tp.UnregisterSpanProcessor(rec.SpanRecorder)
 		otel.SetTracerProvider(prevTP)
 		otel.SetMeterProvider(prevMP)
 		otel.SetTextMapPropagator(prevProp)
 	})
-	return &Recorder{rec}
+	return rec
 }
 
 // Named returns the ended spans called name, in the order they ended.
