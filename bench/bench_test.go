@@ -57,6 +57,7 @@ pkg: github.com/fargateshop/shop/apps/catalog/internal/web
 cpu: AMD EPYC
 BenchmarkGetProduct-2   	  123456	      9876 ns/op	    4567 B/op	      45 allocs/op
 BenchmarkList/page=20-2 	   1000	   1234.5 ns/op	     100 B/op	       2 allocs/op
+BenchmarkTracingGetProduct/ratio-0.1-2         	   27080	     46282 ns/op	     45470 cpu-ns/op	         0.09956 spans/op	   13803 B/op	      71 allocs/op
 PASS
 pkg: github.com/fargateshop/shop/bench
 BenchmarkFloorProduct    	  10	      10 ns/op
@@ -67,9 +68,10 @@ ok  	github.com/fargateshop/shop/bench	1.0s
 		t.Fatal(err)
 	}
 	want := []GoBench{
-		{"github.com/fargateshop/shop/apps/catalog/internal/web", "BenchmarkGetProduct", 9876, 4567, 45},
-		{"github.com/fargateshop/shop/apps/catalog/internal/web", "BenchmarkList/page=20", 1234.5, 100, 2},
-		{"github.com/fargateshop/shop/bench", "BenchmarkFloorProduct", 10, 0, 0},
+		{"github.com/fargateshop/shop/apps/catalog/internal/web", "BenchmarkGetProduct", 9876, 4567, 45, 0, 0},
+		{"github.com/fargateshop/shop/apps/catalog/internal/web", "BenchmarkList/page=20", 1234.5, 100, 2, 0, 0},
+		{"github.com/fargateshop/shop/apps/catalog/internal/web", "BenchmarkTracingGetProduct/ratio-0.1", 46282, 13803, 71, 45470, 0.09956},
+		{"github.com/fargateshop/shop/bench", "BenchmarkFloorProduct", 10, 0, 0, 0, 0},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d results %+v, want %d", len(got), got, len(want))

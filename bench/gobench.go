@@ -20,6 +20,9 @@ type GoBench struct {
 	NsPerOp     float64
 	BytesPerOp  int64
 	AllocsPerOp int64
+	// Reported by the tracing benchmarks (b.ReportMetric); 0 elsewhere.
+	CPUNsPerOp float64 // cpu-ns/op: the process's CPU time per operation
+	SpansPerOp float64 // spans/op: spans exported per operation
 }
 
 // benchPackages lists the package directories (relative to root, "./"
@@ -65,10 +68,20 @@ func benchPackages(root string, dirs ...string) ([]string, error) {
 // runGoBench runs the benchmarks of pkgs that match pattern once with
 // -benchmem from root (the workspace) and parses the results.
 func runGoBench(ctx context.Context, root string, pkgs []string, pattern, benchtime string, log io.Writer) ([]GoBench, error) {
+	return runGoBenchSkip(ctx, root, pkgs, pattern, "", benchtime, log)
+}
+
+// runGoBenchSkip is runGoBench leaving out the benchmarks matching skip
+// ("" skips none).
+func runGoBenchSkip(ctx context.Context, root string, pkgs []string, pattern, skip, benchtime string, log io.Writer) ([]GoBench, error) {
 	if len(pkgs) == 0 {
 		return nil, nil
 	}
-	args := append([]string{"test", "-run", "^$", "-bench", pattern, "-benchmem", "-benchtime", benchtime, "-count", "1"}, pkgs...)
+	args := []string{"test", "-run", "^$", "-bench", pattern, "-benchmem", "-benchtime", benchtime, "-count", "1"}
+	if skip != "" {
+		args = append(args, "-skip", skip)
+	}
+	args = append(args, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
@@ -110,6 +123,10 @@ func parseGoBench(r io.Reader) ([]GoBench, error) {
 				b.BytesPerOp, _ = strconv.ParseInt(f[i], 10, 64)
 			case "allocs/op":
 				b.AllocsPerOp, _ = strconv.ParseInt(f[i], 10, 64)
+			case "cpu-ns/op":
+				b.CPUNsPerOp, _ = strconv.ParseFloat(f[i], 64)
+			case "spans/op":
+				b.SpansPerOp, _ = strconv.ParseFloat(f[i], 64)
 			}
 		}
 		out = append(out, b)

@@ -73,7 +73,7 @@ type config struct {
 }
 
 // sections of the run, for -only.
-var sections = []string{"cmp", "read", "write", "startup", "size", "alloc"}
+var sections = []string{"cmp", "read", "write", "startup", "size", "alloc", "tracing"}
 
 func (c config) want(section string) bool { return len(c.only) == 0 || c.only[section] }
 
@@ -196,31 +196,13 @@ func run(ctx context.Context, cfg config) (_ *Table, database string, _ error) {
 	}()
 	database = describeDatabase(ctx, dsn)
 
-	opts := harness.Options{DatabaseURL: dsn, Binaries: bins, Env: map[string]map[string]string{"catalog": catalogEnv()}}
-	if cfg.verbose {
-		opts.Output = os.Stderr
-	}
-	logf("starting catalog, orders, web and edge")
-	sys, err := harness.Start(ctx, opts)
-	if err != nil {
-		return nil, "", err
-	}
-	defer sys.Close()
-
-	b := &bench{cfg: cfg, sys: sys, table: &Table{}, dsn: dsn, logDir: tmp}
-	if err := b.measure(ctx); err != nil {
-		return nil, "", err
-	}
-	// Start-up against the same, already migrated database, with the
-	// running system as the dependencies: a service's normal restart. A
-	// fresh database adds the migrations once.
-	// A section that fails after the load runs (a tree that no longer
-	// builds, say) costs its own rows, not the table measured so far.
-	if cfg.want("startup") {
-		b.section("Start-up", b.startups(ctx, bins, dsn))
-	}
-	if err := sys.Close(); err != nil {
-		logf("stop services: %v", err)
+	b := &bench{cfg: cfg, table: &Table{}, dsn: dsn, logDir: tmp}
+	// The sections that load the running services; the others (sizes,
+	// in-memory benchmarks) need none, so -only alloc,tracing starts none.
+	if cfg.want("cmp") || cfg.want("read") || cfg.want("write") || cfg.want("startup") {
+		if err := b.loadSystem(ctx, bins, dsn); err != nil {
+			return nil, "", err
+		}
 	}
 	if cfg.want("size") {
 		b.section("Sizes", b.sizes(ctx, root, bins, filepath.Join(tmp, "image-bin")))
@@ -228,7 +210,41 @@ func run(ctx context.Context, cfg config) (_ *Table, database string, _ error) {
 	if !cfg.skipGoBench && cfg.want("alloc") {
 		b.section("Allocations", b.allocations(ctx, root))
 	}
+	if !cfg.skipGoBench && cfg.want("tracing") {
+		b.section("Tracing cost", b.tracing(ctx, root))
+	}
 	return b.table, database, nil
+}
+
+// loadSystem starts the four services and runs the sections that load
+// them.
+func (b *bench) loadSystem(ctx context.Context, bins map[string]string, dsn string) error {
+	opts := harness.Options{DatabaseURL: dsn, Binaries: bins, Env: map[string]map[string]string{"catalog": catalogEnv()}}
+	if b.cfg.verbose {
+		opts.Output = os.Stderr
+	}
+	logf("starting catalog, orders, web and edge")
+	sys, err := harness.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	b.sys = sys
+	if err := b.measure(ctx); err != nil {
+		return err
+	}
+	// Start-up against the same, already migrated database, with the
+	// running system as the dependencies: a service's normal restart. A
+	// fresh database adds the migrations once.
+	// A section that fails after the load runs (a tree that no longer
+	// builds, say) costs its own rows, not the table measured so far.
+	if b.cfg.want("startup") {
+		b.section("Start-up", b.startups(ctx, bins, dsn))
+	}
+	if err := sys.Close(); err != nil {
+		logf("stop services: %v", err)
+	}
+	return nil
 }
 
 type bench struct {
@@ -648,7 +664,9 @@ func (b *bench) allocations(ctx context.Context, root string) error {
 	if b.cfg.verbose {
 		log = os.Stderr
 	}
-	results, err := runGoBench(ctx, root, pkgs, ".", b.cfg.benchtime, log)
+	// The tracing benchmarks run in the tracing section, one mode per
+	// process (see tracing).
+	results, err := runGoBenchSkip(ctx, root, pkgs, ".", "^BenchmarkTracing", b.cfg.benchtime, log)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fargateshop/shop/apps/catalog/internal/catalog"
 	"github.com/fargateshop/shop/platform/logging"
+	"github.com/fargateshop/shop/platform/oteltest"
 )
 
 // benchStore answers the two public reads from memory, so the benchmarks
@@ -87,4 +88,26 @@ func BenchmarkGetProduct(b *testing.B) {
 // BenchmarkListProducts is the first page (20 products) of a longer list.
 func BenchmarkListProducts(b *testing.B) {
 	benchGet(b, benchHandler(newBenchStore(30)), "/api/catalog/products")
+}
+
+// BenchmarkTracingGetProduct and BenchmarkTracingListProducts are the read
+// path with telemetry off, at 10 % and at 100 % sampling, exporting over
+// OTLP/HTTP (oteltest.BenchTracing): make bench's "Tracing cost" rows.
+func BenchmarkTracingGetProduct(b *testing.B) {
+	store := newBenchStore(8)
+	benchTracedGet(b, store, "/api/catalog/products/"+store.products[0].ID.String())
+}
+
+func BenchmarkTracingListProducts(b *testing.B) {
+	benchTracedGet(b, newBenchStore(30), "/api/catalog/products")
+}
+
+func benchTracedGet(b *testing.B, store Store, path string) {
+	oteltest.BenchTracing(b, func() http.Handler { return benchHandler(store) }, func(b *testing.B, h http.Handler) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	})
 }

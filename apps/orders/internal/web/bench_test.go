@@ -16,6 +16,7 @@ import (
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/apps/orders/internal/web"
 	"github.com/fargateshop/shop/platform/logging"
+	"github.com/fargateshop/shop/platform/oteltest"
 )
 
 // memStore and memCatalog let an order go through without I/O, so the
@@ -58,21 +59,42 @@ func (memCatalog) Confirm(context.Context, uuid.UUID) error { return nil }
 // BenchmarkPlaceOrder is POST /api/orders with a two-line order and a new
 // Idempotency-Key each time.
 func BenchmarkPlaceOrder(b *testing.B) {
-	h := web.NewHandler(logging.New(io.Discard, "info", "orders"), memStore{}, memCatalog{}, web.Config{})
-	body := `{"email":"ada@example.com","items":[` +
-		`{"product_id":"0b1c2d3e-4f50-4617-8899-aabbccddeeff","quantity":2},` +
-		`{"product_id":"1b1c2d3e-4f50-4617-8899-aabbccddeeff","quantity":1}]}`
+	h := newBenchHandler()
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
 		n++
-		req := httptest.NewRequest(http.MethodPost, "/api/orders", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", "bench-"+strconv.Itoa(n))
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusCreated {
-			b.Fatalf("status %d: %s", rec.Code, rec.Body)
-		}
+		placeOrder(b, h, n)
+	}
+}
+
+// BenchmarkTracingPlaceOrder is the write path with telemetry off, at 10 %
+// and at 100 % sampling, exporting over OTLP/HTTP
+// (oteltest.BenchTracing): make bench's "Tracing cost" rows.
+func BenchmarkTracingPlaceOrder(b *testing.B) {
+	n := 0
+	oteltest.BenchTracing(b, newBenchHandler, func(b *testing.B, h http.Handler) {
+		n++
+		placeOrder(b, h, n)
+	})
+}
+
+func newBenchHandler() http.Handler {
+	return web.NewHandler(logging.New(io.Discard, "info", "orders"), memStore{}, memCatalog{}, web.Config{})
+}
+
+const benchOrder = `{"email":"ada@example.com","items":[` +
+	`{"product_id":"0b1c2d3e-4f50-4617-8899-aabbccddeeff","quantity":2},` +
+	`{"product_id":"1b1c2d3e-4f50-4617-8899-aabbccddeeff","quantity":1}]}`
+
+// placeOrder posts the order with key number n.
+func placeOrder(b *testing.B, h http.Handler, n int) {
+	req := httptest.NewRequest(http.MethodPost, "/api/orders", strings.NewReader(benchOrder))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "bench-"+strconv.Itoa(n))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusCreated {
+		b.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 }
