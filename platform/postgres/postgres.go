@@ -78,10 +78,11 @@ func Open(ctx context.Context, log *slog.Logger, dsn string, creds Credentials, 
 		RegisterUUID(c.TypeMap())
 		return nil
 	}
-	// Inside a trace, a span per query, batch and connection acquire, named
-	// by the SQL operation (the statement text goes in db.query.text, never
-	// its arguments); with telemetry off these are no-op spans.
-	cfg.ConnConfig.Tracer = newTracer()
+	// A span per query, batch and connection acquire, named by the SQL
+	// operation (the statement text goes in db.query.text, never its
+	// arguments), only under a sampled span: otelpgx starts none without a
+	// recording parent, so a background poll alone never starts a trace.
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
 
 	pgxPool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

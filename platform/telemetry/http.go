@@ -4,12 +4,16 @@ import (
 	"context"
 	"net/http"
 
+	"sync"
+	"time"
+
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -23,33 +27,130 @@ var untraced = map[string]bool{"/livez": true, "/readyz": true, "/version": true
 // Traced reports whether a request to path gets a span and metrics.
 func Traced(path string) bool { return !untraced[path] }
 
-// activeRequests is http.server.active_requests (OpenTelemetry semantic
-// conventions for HTTP metrics), which otelgin does not record.
-var activeRequests, _ = otel.Meter(scope).Int64UpDownCounter("http.server.active_requests",
-	metric.WithUnit("{request}"), metric.WithDescription("Number of active HTTP server requests."))
+// methods are the methods the semantic conventions name; any other is
+// recorded as _OTHER, so a client cannot mint metric series.
+var methods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
+	http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true,
+}
+
+// routeKey names one series of a route's metrics.
+type routeKey struct {
+	method, route string
+	status        int
+}
+
+// per holds what each method, route and status share across requests
+// (span names, attribute sets), built once: the sets are what a request
+// would otherwise allocate for metrics that, with telemetry off, record
+// nothing. Routes are the templates Gin matched, so the keys are bounded.
+var per sync.Map // routeKey -> attribute.Set, or (method, route) -> string
+
+type nameKey struct{ method, route string }
+
+func spanName(method, route string) string {
+	k := nameKey{method, route}
+	if v, ok := per.Load(k); ok {
+		return v.(string)
+	}
+	name := method
+	if route != "" {
+		name += " " + route
+	}
+	per.Store(k, name)
+	return name
+}
+
+func attributeSet(k routeKey) attribute.Set {
+	if v, ok := per.Load(k); ok {
+		return v.(attribute.Set)
+	}
+	kv := []attribute.KeyValue{
+		attribute.String("http.request.method", k.method),
+		attribute.String("url.scheme", "http"),
+	}
+	// Status 0 is the in-flight set (active_requests): method and scheme.
+	if k.status != 0 {
+		kv = append(kv, attribute.Int("http.response.status_code", k.status))
+	}
+	if k.route != "" {
+		kv = append(kv, attribute.String("http.route", k.route))
+	}
+	set := attribute.NewSet(kv...)
+	per.Store(k, set)
+	return set
+}
 
 // Gin returns the middleware that traces each request of a Gin service (a
-// server span named after the route template, e.g. "GET
-// /api/orders/:id", continuing the caller's W3C trace context) and records
-// the HTTP server metrics: http.server.request.duration by route, method
-// and status, and http.server.active_requests. It must run first: it sets
-// the span on the request's context for everything after it, logs included.
+// server span named after the route template, e.g. "GET /api/orders/:id",
+// continuing the caller's W3C trace context) and records the HTTP server
+// metrics of the semantic conventions: http.server.request.duration by
+// route, method and status, and http.server.active_requests. It must run
+// first: everything after it, the access log included, runs inside the span.
+//
+// It is written for what most requests are: not sampled. Nothing is built
+// for a span that does not record, and the metrics' attribute sets are
+// built once per route (see per), which keeps tracing within its budget
+// (docs/performance.md, "Tracing cost").
+//
+// It uses the providers installed when it is called (Start first).
 func Gin() gin.HandlerFunc {
-	// No server name: the semantic conventions' server.address then comes
-	// from the request's Host.
-	traced := otelgin.Middleware("", otelgin.WithGinFilter(func(c *gin.Context) bool {
-		return Traced(c.Request.URL.Path)
-	}))
+	tracer := otel.GetTracerProvider().Tracer(scope)
+	meter := otel.GetMeterProvider().Meter(scope)
+	// The HTTP server metrics of the OpenTelemetry semantic conventions,
+	// with the buckets they advise for request durations. Errors are
+	// impossible with these constant arguments; a no-op instrument stands
+	// in if the SDK ever disagrees.
+	requestDuration, _ := meter.Float64Histogram("http.server.request.duration",
+		metric.WithUnit("s"), metric.WithDescription("Duration of HTTP server requests."),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10))
+	activeRequests, _ := meter.Int64UpDownCounter("http.server.active_requests",
+		metric.WithUnit("{request}"), metric.WithDescription("Number of active HTTP server requests."))
 	return func(c *gin.Context) {
-		if !Traced(c.Request.URL.Path) {
+		r := c.Request
+		if !Traced(r.URL.Path) {
 			c.Next()
 			return
 		}
-		ctx := c.Request.Context()
-		attrs := metric.WithAttributes(attribute.String("http.request.method", c.Request.Method))
-		activeRequests.Add(ctx, 1, attrs)
-		defer activeRequests.Add(ctx, -1, attrs)
-		traced(c)
+		method := r.Method
+		if !methods[method] {
+			method = "_OTHER"
+		}
+		route := c.FullPath()
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracer.Start(ctx, spanName(method, route), trace.WithSpanKind(trace.SpanKindServer))
+		if span.IsRecording() {
+			span.SetAttributes(
+				attribute.String("http.request.method", method),
+				attribute.String("url.path", r.URL.Path),
+				attribute.String("url.scheme", "http"),
+				attribute.String("server.address", r.Host),
+				attribute.String("client.address", c.ClientIP()),
+				attribute.String("user_agent.original", r.UserAgent()),
+			)
+			if route != "" {
+				span.SetAttributes(attribute.String("http.route", route))
+			}
+		}
+		active := metric.WithAttributeSet(attributeSet(routeKey{method: method}))
+		activeRequests.Add(ctx, 1, active)
+		start := time.Now()
+		c.Request = r.WithContext(ctx)
+
+		c.Next()
+
+		status := c.Writer.Status()
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("http.response.status_code", status))
+			// Server spans are errors for 5xx only: a 4xx is the client's.
+			if status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(status))
+			}
+		}
+		span.End()
+		requestDuration.Record(ctx, time.Since(start).Seconds(),
+			metric.WithAttributeSet(attributeSet(routeKey{method, route, status})))
+		activeRequests.Add(ctx, -1, active)
 	}
 }
 

@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/fargateshop/shop/platform/requestid"
-	"github.com/fargateshop/shop/platform/telemetry"
 	"github.com/fargateshop/shop/platform/routing"
+	"github.com/fargateshop/shop/platform/telemetry"
 )
 
 // Options tune New; zero values take the package defaults.
