@@ -14,8 +14,8 @@ import (
 
 // New returns a JSON logger writing to w at level ("debug", "info", "warn",
 // "error"; anything else means info). Records logged with a context carry
-// that context's request id, and its trace and span ids when it is part of
-// a trace (sampled or not), so a log line leads to its trace and back.
+// that context's request id, and its trace id when it is part of a trace
+// (sampled or not), so a log line leads to its trace and back.
 func New(w io.Writer, level, service string) *slog.Logger {
 	var l slog.Level
 	switch strings.ToLower(level) {
@@ -39,7 +39,7 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 		r.AddAttrs(slog.String("request_id", id))
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

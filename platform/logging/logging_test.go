@@ -36,7 +36,7 @@ func TestLevel(t *testing.T) {
 
 func TestTraceIDsFromContext(t *testing.T) {
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7") // the span the line was logged in
 	// Not sampled: a trace the sampler left out still ties the lines together.
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid})
 	ctx := trace.ContextWithSpanContext(requestid.With(context.Background(), "rid-8"), sc)
@@ -46,8 +46,8 @@ func TestTraceIDsFromContext(t *testing.T) {
 		ctx  context.Context
 		want map[string]any
 	}{
-		{"in a trace", ctx, map[string]any{"request_id": "rid-8", "trace_id": tid.String(), "span_id": sid.String()}},
-		{"outside any trace", context.Background(), map[string]any{"request_id": nil, "trace_id": nil, "span_id": nil}},
+		{"in a trace", ctx, map[string]any{"request_id": "rid-8", "trace_id": tid.String()}},
+		{"outside any trace", context.Background(), map[string]any{"request_id": nil, "trace_id": nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -104,8 +105,21 @@ func Gin() gin.HandlerFunc {
 	requestDuration, _ := meter.Float64Histogram("http.server.request.duration",
 		metric.WithUnit("s"), metric.WithDescription("Duration of HTTP server requests."),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10))
-	activeRequests, _ := meter.Int64UpDownCounter("http.server.active_requests",
-		metric.WithUnit("{request}"), metric.WithDescription("Number of active HTTP server requests."))
+	// In flight: an atomic per method, read when metrics are collected,
+	// instead of two recordings per request.
+	inFlight := map[string]*atomic.Int64{}
+	for m := range methods {
+		inFlight[m] = new(atomic.Int64)
+	}
+	inFlight["_OTHER"] = new(atomic.Int64)
+	_, _ = meter.Int64ObservableUpDownCounter("http.server.active_requests",
+		metric.WithUnit("{request}"), metric.WithDescription("Number of active HTTP server requests."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			for m, n := range inFlight {
+				o.Observe(n.Load(), metric.WithAttributeSet(attributeSet(routeKey{method: m})))
+			}
+			return nil
+		}))
 	return func(c *gin.Context) {
 		r := c.Request
 		if !Traced(r.URL.Path) {
@@ -132,8 +146,8 @@ func Gin() gin.HandlerFunc {
 				span.SetAttributes(attribute.String("http.route", route))
 			}
 		}
-		active := metric.WithAttributeSet(attributeSet(routeKey{method: method}))
-		activeRequests.Add(ctx, 1, active)
+		active := inFlight[method]
+		active.Add(1)
 		start := time.Now()
 		c.Request = r.WithContext(ctx)
 
@@ -150,7 +164,7 @@ func Gin() gin.HandlerFunc {
 		span.End()
 		requestDuration.Record(ctx, time.Since(start).Seconds(),
 			metric.WithAttributeSet(attributeSet(routeKey{method, route, status})))
-		activeRequests.Add(ctx, -1, active)
+		active.Add(-1)
 	}
 }
 
