@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// budgetTracingRatio is issue 13's budget: at 10 % sampling a request costs
+// budgetTracingRatio is the tracing budget: at 10 % sampling a request costs
 // at most 10 % more CPU than with telemetry off.
 const budgetTracingRatio = 1.10
 

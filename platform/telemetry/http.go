@@ -150,21 +150,24 @@ func Gin() gin.HandlerFunc {
 		active.Add(1)
 		start := time.Now()
 		c.Request = r.WithContext(ctx)
-
-		c.Next()
-
-		status := c.Writer.Status()
-		if span.IsRecording() {
-			span.SetAttributes(attribute.Int("http.response.status_code", status))
-			// Server spans are errors for 5xx only: a 4xx is the client's.
-			if status >= 500 {
-				span.SetStatus(codes.Error, http.StatusText(status))
+		// Deferred: a handler may end the request with a panic
+		// (http.ErrAbortHandler passes through recovery), and the span and
+		// the in-flight count must end with it.
+		defer func() {
+			status := c.Writer.Status()
+			if span.IsRecording() {
+				span.SetAttributes(attribute.Int("http.response.status_code", status))
+				// Server spans are errors for 5xx only: a 4xx is the client's.
+				if status >= 500 {
+					span.SetStatus(codes.Error, http.StatusText(status))
+				}
 			}
-		}
-		span.End()
-		requestDuration.Record(ctx, time.Since(start).Seconds(),
-			metric.WithAttributeSet(attributeSet(routeKey{method, route, status})))
-		active.Add(-1)
+			span.End()
+			requestDuration.Record(ctx, time.Since(start).Seconds(),
+				metric.WithAttributeSet(attributeSet(routeKey{method, route, status})))
+			active.Add(-1)
+		}()
+		c.Next()
 	}
 }
 

@@ -1,10 +1,14 @@
 package telemetry
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fargateshop/shop/platform/config"
 )
@@ -110,6 +114,30 @@ func TestSampler(t *testing.T) {
 		}[name]
 		if !strings.HasPrefix(got, want) {
 			t.Errorf("Sampler(%s) = %s, want prefix %s", name, got, want)
+		}
+	}
+}
+
+// A caller's sampled flag cannot raise the ratio: with ratio 0 a request
+// that arrives marked sampled is still not recorded. parentbased_always_on
+// (Compose) keeps it.
+func TestRemoteSampledFlagDoesNotOverrideTheRatio(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	parent := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true}))
+	tests := []struct {
+		sampler string
+		want    sdktrace.SamplingDecision
+	}{
+		{ParentBasedTraceIDRatio, sdktrace.Drop},
+		{ParentBasedAlwaysOn, sdktrace.RecordAndSample},
+	}
+	for _, tt := range tests {
+		got := Sampler(Settings{Sampler: tt.sampler, Ratio: 0}).ShouldSample(sdktrace.SamplingParameters{
+			ParentContext: parent, TraceID: tid, Name: "GET /", Kind: trace.SpanKindServer}).Decision
+		if got != tt.want {
+			t.Errorf("%s, ratio 0, caller sampled: got decision %v, want %v", tt.sampler, got, tt.want)
 		}
 	}
 }

@@ -145,7 +145,12 @@ func Sampler(s Settings) sdktrace.Sampler {
 	case ParentBasedAlwaysOff:
 		return sdktrace.ParentBased(sdktrace.NeverSample())
 	case ParentBasedTraceIDRatio:
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(s.Ratio))
+		// A caller's "sampled" flag does not override the ratio: anyone can
+		// send one through the load balancer, and every request it marks
+		// would be traced and billed. The ratio decides from the trace id
+		// alone, so services sharing it decide alike for one trace.
+		ratio := sdktrace.TraceIDRatioBased(s.Ratio)
+		return sdktrace.ParentBased(ratio, sdktrace.WithRemoteParentSampled(ratio))
 	default:
 		return sdktrace.ParentBased(sdktrace.AlwaysSample())
 	}
