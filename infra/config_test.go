@@ -134,11 +134,7 @@ func TestInvalidConfigIsReportedAtOnce(t *testing.T) {
 // naming the key.
 func TestConfigValuesAreValidated(t *testing.T) {
 	dev := stackConfig(t, "../Pulumi.dev.yaml")
-	cases := []struct {
-		name    string
-		config  map[string]string
-		wantKey string // "" when the configuration is valid
-	}{
+	cases := []settingCase{
 		{"NAT instance", map[string]string{"shop:natGateways": "Instance"}, ""},
 		{"one NAT gateway", map[string]string{"shop:natGateways": "Single"}, ""},
 		{"NAT gateway per zone", map[string]string{"shop:natGateways": "OnePerAz"}, ""},
@@ -164,6 +160,22 @@ func TestConfigValuesAreValidated(t *testing.T) {
 		{"flow log of accepted traffic only", map[string]string{"shop:flowLogTrafficType": "ACCEPT"}, "flowLogTrafficType"},
 		{"flow log traffic in lower case", map[string]string{"shop:flowLogTrafficType": "all"}, "flowLogTrafficType"},
 	}
+	checkSettings(t, dev, cases)
+}
+
+// settingCase is one stack setting change on top of dev, accepted or
+// refused.
+type settingCase struct {
+	name    string
+	config  map[string]string
+	wantKey string // "" when the configuration is valid
+}
+
+// checkSettings runs the program with each case: a valid one must be
+// accepted, an invalid one refused with an error naming its key, before
+// any resource is created.
+func checkSettings(t *testing.T, dev map[string]string, cases []settingCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			st, err := runProgram(routing.Services, "dev", with(dev, c.config))

@@ -427,11 +427,7 @@ func TestEveryTaskSizeFitsTheCollector(t *testing.T) {
 
 func TestTelemetrySettingsAreValidated(t *testing.T) {
 	dev := stackConfig(t, "../Pulumi.dev.yaml")
-	cases := []struct {
-		name    string
-		config  map[string]string
-		wantKey string
-	}{
+	cases := []settingCase{
 		{"telemetry on", map[string]string{"shop:telemetry": "enabled"}, ""},
 		{"telemetry as a boolean", map[string]string{"shop:telemetry": "true"}, "telemetry"},
 		{"telemetry capitalised", map[string]string{"shop:telemetry": "Enabled"}, "telemetry"},
@@ -446,25 +442,7 @@ func TestTelemetrySettingsAreValidated(t *testing.T) {
 		{"p99 alarm in seconds", map[string]string{"shop:p99LatencyAlarmMs": "1.5"}, "p99LatencyAlarmMs"},
 		{"dashboard as a word", map[string]string{"shop:dashboard": "on"}, "dashboard"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			st, err := runProgram(routing.Services, "dev", with(dev, c.config))
-			if c.wantKey == "" {
-				if err != nil {
-					t.Fatalf("%v: got error %v, want it accepted", c.config, err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), c.wantKey+": got") {
-				t.Fatalf("%v: got error %v, want one naming %s", c.config, err, c.wantKey)
-			}
-			for _, r := range st.resources {
-				if r.Custom {
-					t.Errorf("got %s %q created from invalid config, want nothing", r.Type, r.Name)
-				}
-			}
-		})
-	}
+	checkSettings(t, dev, cases)
 }
 
 // TestTelemetryCostLines prices, by hand, what telemetry and the dashboard

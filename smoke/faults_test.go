@@ -67,19 +67,30 @@ func stocked(t *testing.T) product {
 	return p
 }
 
+// stop stops a Compose service and returns what starts it again; if the
+// test ends first, its cleanup starts it, so one failure does not leave the
+// stack broken for the checks after it.
+func stop(t *testing.T, service string) (start func()) {
+	t.Helper()
+	compose(t, "stop", service)
+	started := false
+	start = func() {
+		if !started {
+			started = true
+			compose(t, "start", service)
+		}
+	}
+	t.Cleanup(start)
+	return start
+}
+
 func placeOrder(t *testing.T, key, productID string) response {
 	return do(t, "POST", "/api/orders", orderBody(productID, 1), map[string]string{"Idempotency-Key": key})
 }
 
 func TestCatalogDownOrdersFailFastThenHeal(t *testing.T) {
 	p := stocked(t)
-	compose(t, "stop", "catalog")
-	restarted := false
-	defer func() {
-		if !restarted {
-			compose(t, "start", "catalog")
-		}
-	}()
+	startCatalog := stop(t, "catalog")
 
 	start := time.Now()
 	r := placeOrder(t, newKey(), p.ID)
@@ -93,8 +104,7 @@ func TestCatalogDownOrdersFailFastThenHeal(t *testing.T) {
 	}
 	t.Logf("catalog down: 503 in %v", took.Round(time.Millisecond))
 
-	compose(t, "start", "catalog")
-	restarted = true
+	startCatalog()
 	healStart := time.Now()
 	eventually(t, 90*time.Second, "orders heal after catalog returns", func() string {
 		if r := placeOrder(t, newKey(), p.ID); r.status != http.StatusCreated {
@@ -276,8 +286,7 @@ func tail(s string, n int) string {
 // telemetry they cannot send.
 func TestJaegerDownShopWorks(t *testing.T) {
 	p := stocked(t)
-	compose(t, "stop", "jaeger")
-	defer compose(t, "start", "jaeger")
+	stop(t, "jaeger") // started again when the test ends
 
 	var slowest time.Duration
 	for i := 0; i < 5; i++ {

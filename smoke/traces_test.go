@@ -243,21 +243,14 @@ func ops(spans []jaegerSpan) []string {
 // trace of its own, whose span names the order.
 func TestReconcilerSettlementIsTraced(t *testing.T) {
 	p := stocked(t)
-	compose(t, "stop", "catalog")
-	restarted := false
-	defer func() {
-		if !restarted {
-			compose(t, "start", "catalog")
-		}
-	}()
+	startCatalog := stop(t, "catalog")
 	traceID := randomHex(16)
 	r := do(t, "POST", "/api/orders", orderBody(p.ID, 1), map[string]string{
 		"Idempotency-Key": newKey(),
 		"traceparent":     "00-" + traceID + "-" + randomHex(8) + "-01",
 	})
 	wantProblem(t, r, http.StatusServiceUnavailable)
-	compose(t, "start", "catalog")
-	restarted = true
+	startCatalog()
 
 	// The order's id, from the failed request's trace.
 	_, by := waitTrace(t, traceID, "edge", "orders")
