@@ -219,7 +219,7 @@ func run(ctx context.Context, cfg config) (_ *Table, database string, _ error) {
 // loadSystem starts the four services and runs the sections that load
 // them.
 func (b *bench) loadSystem(ctx context.Context, bins map[string]string, dsn string) error {
-	opts := harness.Options{DatabaseURL: dsn, Binaries: bins, Env: map[string]map[string]string{"catalog": catalogEnv()}}
+	opts := harness.Options{DatabaseURL: dsn, Binaries: bins, Env: serviceEnv()}
 	if b.cfg.verbose {
 		opts.Output = os.Stderr
 	}
@@ -277,6 +277,31 @@ func (b *bench) section(name string, err error) {
 // products to read, and the pool size the database floor gets too.
 func catalogEnv() map[string]string {
 	return map[string]string{"DEMO_DATA": "true", "DB_MAX_CONNS": strconv.Itoa(catalogMaxConns)}
+}
+
+// serviceEnv is what the loaded services get besides the harness's own
+// settings: catalog's, and every OTEL_* variable of the bench's environment,
+// so the same run measures the services with tracing on, e.g.
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \
+//	OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1 \
+//	scripts/bench.sh -only read,write
+func serviceEnv() map[string]map[string]string {
+	env := map[string]map[string]string{}
+	for _, name := range harness.Services {
+		env[name] = map[string]string{}
+	}
+	for k, v := range catalogEnv() {
+		env["catalog"][k] = v
+	}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "OTEL_") {
+			for name := range env {
+				env[name][k] = v
+			}
+		}
+	}
+	return env
 }
 
 // startFloor starts a floor that logs to a file, as the harness's services
