@@ -90,10 +90,7 @@ func FromEnv(e *config.Env, service string) Settings {
 	s.Attributes = resourceAttributes(e, e.String("OTEL_RESOURCE_ATTRIBUTES", ""))
 
 	disabled := e.OneOf("OTEL_SDK_DISABLED", "false", "true", "false") == "true"
-	base := e.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-	if base != "" {
-		checkURL(e, "OTEL_EXPORTER_OTLP_ENDPOINT", base)
-	}
+	base := optionalURL(e, "OTEL_EXPORTER_OTLP_ENDPOINT")
 	e.OneOf("OTEL_EXPORTER_OTLP_PROTOCOL", protocol, protocol)
 	s.TracesURL = signalURL(e, "TRACES", base, "/v1/traces")
 	s.MetricsURL = signalURL(e, "METRICS", base, "/v1/metrics")
@@ -109,11 +106,9 @@ func signalURL(e *config.Env, signal, base, path string) string {
 	exporter := e.OneOf("OTEL_"+signal+"_EXPORTER", "otlp", "otlp", "none")
 	e.OneOf("OTEL_EXPORTER_OTLP_"+signal+"_PROTOCOL", protocol, protocol)
 	name := "OTEL_EXPORTER_OTLP_" + signal + "_ENDPOINT"
-	u := e.String(name, "")
-	if u != "" {
-		checkURL(e, name, u)
-	} else if base != "" {
-		u = strings.TrimRight(base, "/") + path
+	u := optionalURL(e, name)
+	if u == "" && base != "" {
+		u = base + path
 	}
 	if exporter == "none" {
 		return ""
@@ -121,11 +116,12 @@ func signalURL(e *config.Env, signal, base, path string) string {
 	return u
 }
 
-func checkURL(e *config.Env, name, v string) {
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		e.Fail("%s must be an absolute http(s) URL, got %q", name, v)
+// optionalURL is config's URL check for a variable that may be unset ("").
+func optionalURL(e *config.Env, name string) string {
+	if e.String(name, "") == "" {
+		return ""
 	}
+	return e.URL(name, "")
 }
 
 // resourceAttributes parses OTEL_RESOURCE_ATTRIBUTES: comma-separated
