@@ -62,6 +62,13 @@ var Services = []Service{
 		Default:      true,
 		Dependencies: []string{"catalog"},
 	},
+	{
+		Name:     "shipping",
+		Port:     config.DefaultPort,
+		Paths:    []string{"/api/shipping", "/api/shipping/*"},
+		Priority: 300,
+		Database: true,
+	},
 }
 
 // InternalPrefix is the path prefix of service-to-service endpoints. No rule
