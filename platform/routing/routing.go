@@ -36,6 +36,14 @@ type Service struct {
 	Database bool
 	// Dependencies are services this one calls over REST.
 	Dependencies []string
+	// Publishes are the topics this service publishes events to. Infra makes
+	// one SNS topic per topic named here and lets only its publisher send to
+	// it; the service finds it in TopicEnv(topic).
+	Publishes []string
+	// Consumes are the topics this service reads, each from a queue of its
+	// own subscribed to the topic (with a dead-letter queue); the service
+	// finds the queue in QueueEnv(topic).
+	Consumes []string
 }
 
 // Services is the declaration. Adding a service means adding an entry here,
@@ -55,6 +63,7 @@ var Services = []Service{
 		Priority:     200,
 		Database:     true,
 		Dependencies: []string{"catalog"},
+		Publishes:    []string{OrderEvents},
 	},
 	{
 		Name:         "web",
@@ -68,7 +77,37 @@ var Services = []Service{
 		Paths:    []string{"/api/shipping", "/api/shipping/*"},
 		Priority: 300,
 		Database: true,
+		Consumes: []string{OrderEvents},
 	},
+}
+
+// OrderEvents is the topic orders publishes order.confirmed to.
+const OrderEvents = "order-events"
+
+// TopicEnv is the environment variable that holds the ARN of topic for the
+// service publishing to it: "order-events" -> ORDER_EVENTS_TOPIC_ARN.
+func TopicEnv(topic string) string { return envName(topic) + "_TOPIC_ARN" }
+
+// QueueEnv is the environment variable that holds the URL of a consuming
+// service's queue for topic: "order-events" -> ORDER_EVENTS_QUEUE_URL.
+func QueueEnv(topic string) string { return envName(topic) + "_QUEUE_URL" }
+
+func envName(topic string) string { return strings.ToUpper(strings.ReplaceAll(topic, "-", "_")) }
+
+// Topics lists every topic declared, published or consumed, sorted.
+func Topics(services []Service) []string {
+	seen := map[string]bool{}
+	var topics []string
+	for _, s := range services {
+		for _, t := range append(append([]string(nil), s.Publishes...), s.Consumes...) {
+			if !seen[t] {
+				seen[t] = true
+				topics = append(topics, t)
+			}
+		}
+	}
+	sort.Strings(topics)
+	return topics
 }
 
 // InternalPrefix is the path prefix of service-to-service endpoints. No rule
@@ -224,10 +263,32 @@ func Validate(services []Service) error {
 			}
 		}
 	}
+	publishers := map[string]string{}
 	for _, s := range services {
 		for _, d := range s.Dependencies {
 			if !names[d] {
 				fail("service %q: depends on undeclared %q", s.Name, d)
+			}
+		}
+		for _, t := range s.Publishes {
+			if !validName(t) {
+				fail("service %q: topic %q: name must be 1..%d lower-case letters, digits and inner '-', starting with a letter", s.Name, t, maxNameLen)
+			}
+			if other, ok := publishers[t]; ok && other != s.Name {
+				fail("service %q: topic %q already published by %q (one publisher per topic)", s.Name, t, other)
+			}
+			publishers[t] = s.Name
+		}
+	}
+	for _, s := range services {
+		consumed := map[string]bool{}
+		for _, t := range s.Consumes {
+			if consumed[t] {
+				fail("service %q: consumes %q twice", s.Name, t)
+			}
+			consumed[t] = true
+			if _, ok := publishers[t]; !ok {
+				fail("service %q: consumes %q, which no service publishes", s.Name, t)
 			}
 		}
 	}

@@ -107,6 +107,18 @@ func TestValidateRejects(t *testing.T) {
 			return s
 		}, "exactly one default"},
 		{"duplicate name", func(s []Service) []Service { s[1].Name = "a"; return s }, "declared twice"},
+		{"topic with two publishers", func(s []Service) []Service {
+			s[0].Publishes = []string{"t"}
+			s[1].Publishes = []string{"t"}
+			return s
+		}, `topic "t" already published by "a"`},
+		{"topic nobody publishes", func(s []Service) []Service { s[1].Consumes = []string{"t"}; return s }, "which no service publishes"},
+		{"topic consumed twice", func(s []Service) []Service {
+			s[0].Publishes = []string{"t"}
+			s[1].Consumes = []string{"t", "t"}
+			return s
+		}, `consumes "t" twice`},
+		{"bad topic name", func(s []Service) []Service { s[0].Publishes = []string{"Order_Events"}; return s }, `topic "Order_Events": name must be`},
 		{"empty name", func(s []Service) []Service { s[0].Name = ""; return s }, "name must be"},
 		{"upper-case name", func(s []Service) []Service { s[0].Name = "Orders"; return s }, "name must be"},
 		{"name with a symbol", func(s []Service) []Service { s[0].Name = "a!b"; return s }, "name must be"},
@@ -234,5 +246,21 @@ func TestStartOrderPutsDependenciesFirst(t *testing.T) {
 	}
 	if len(order) != len(Services) {
 		t.Errorf("got %d services, want %d", len(order), len(Services))
+	}
+}
+
+func TestTopicEnvironment(t *testing.T) {
+	if got := TopicEnv(OrderEvents); got != "ORDER_EVENTS_TOPIC_ARN" {
+		t.Errorf("TopicEnv = %q", got)
+	}
+	if got := QueueEnv(OrderEvents); got != "ORDER_EVENTS_QUEUE_URL" {
+		t.Errorf("QueueEnv = %q", got)
+	}
+	services := []Service{
+		{Name: "a", Publishes: []string{"b-events", "a-events"}},
+		{Name: "c", Consumes: []string{"a-events"}},
+	}
+	if got := strings.Join(Topics(services), ","); got != "a-events,b-events" {
+		t.Errorf("Topics = %s, want a-events,b-events", got)
 	}
 }
