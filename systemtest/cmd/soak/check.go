@@ -22,6 +22,7 @@ type invariant struct {
 type results struct {
 	invariants []invariant
 	quietIn    time.Duration
+	lag        lag // order confirmed -> shipment committed
 }
 
 func (r results) allOK() bool {
@@ -353,8 +354,13 @@ func printSummary(w io.Writer, cfg config, rec *record, res results) {
 		if f.err != "" {
 			e = "  ERROR " + f.err
 		}
+		if f.note != "" {
+			e = ": " + f.note + e
+		}
 		fmt.Fprintf(w, "  %-17s +%-6s %s%s\n", f.name, f.start.Sub(rec.start).Round(time.Second), f.end.Sub(f.start).Round(100*time.Millisecond), e)
 	}
+
+	fmt.Fprintf(w, "\nevent lag (order confirmed -> shipment committed, faults included): %s\n", res.lag)
 
 	fmt.Fprintln(w, "\ninvariants:")
 	for _, inv := range res.invariants {

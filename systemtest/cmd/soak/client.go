@@ -272,6 +272,8 @@ func (c *client) probe(ctx context.Context, what string) error {
 	case "orders":
 		// 404 needs orders' database; 503 or a gateway error means not yet.
 		path, want = "/api/orders/00000000-0000-0000-0000-000000000000", http.StatusNotFound
+	case "shipping":
+		path, want = "/api/shipping/shipments/00000000-0000-0000-0000-000000000000", http.StatusNotFound
 	case "web":
 		path = "/"
 	default:

@@ -19,14 +19,18 @@ type faultWindow struct {
 	name  string
 	start time.Time
 	end   time.Time
+	note  string // what the fault caught in flight
 	err   string // the fault could not be injected or the system did not recover
 }
 
 // defaultFaults is the order faults are injected in; a short run gets the
-// first few.
+// first few, so the event faults come early, between the older ones.
+// stop-shipping comes last: it lasts a minute (-shipping-down), which only
+// a long run has room for.
 var defaultFaults = []string{
-	"kill-catalog", "pause-catalog", "restart-postgres", "restart-orders",
-	"restart-catalog", "pause-postgres", "restart-web", "restart-edge",
+	"kill-orders", "kill-catalog", "kill-shipping", "pause-catalog",
+	"restart-postgres", "pause-broker", "restart-orders", "restart-catalog",
+	"pause-postgres", "restart-web", "restart-edge", "stop-shipping",
 }
 
 // pauseFor is how long a paused container stays frozen: long enough that
@@ -34,22 +38,93 @@ var defaultFaults = []string{
 // response timeout is not what answers.
 const pauseFor = 8 * time.Second
 
-// faultActions inject one fault and bring the system back.
-var faultActions = map[string]func(ctx context.Context, dc *composeCLI) error{
-	"kill-catalog": func(ctx context.Context, dc *composeCLI) error {
-		if err := dc.run(ctx, "kill", "catalog"); err != nil {
-			return err
+// faultEnv is what a fault acts on: the Compose project, and the broker,
+// whose queues tell what a fault caught in flight.
+type faultEnv struct {
+	dc           *composeCLI
+	broker       *broker
+	shippingDown time.Duration
+}
+
+// faultActions inject one fault and bring the system back. The note says
+// what the fault caught, for the timeline.
+var faultActions = map[string]func(ctx context.Context, f *faultEnv) (note string, err error){
+	"kill-catalog": func(ctx context.Context, f *faultEnv) (string, error) { return "", kill(ctx, f.dc, "catalog") },
+	// SIGKILL under load: orders committed as confirmed whose events the
+	// relay had not published yet stay in the outbox; the next process's
+	// relay must send them. Counted right after the kill, when no relay
+	// runs, so the count is exactly what the crash left.
+	"kill-orders": func(ctx context.Context, f *faultEnv) (string, error) {
+		if err := f.dc.run(ctx, "kill", "orders"); err != nil {
+			return "", err
 		}
-		sleep(ctx, 5*time.Second)
-		return dc.run(ctx, "start", "catalog")
+		note := ""
+		if rows, err := f.dc.psql(ctx, "SELECT count(*) FROM orders.outbox WHERE sent_at IS NULL"); err == nil && len(rows) == 1 {
+			note = rows[0][0] + " events committed but not published at the kill"
+		}
+		sleep(ctx, 3*time.Second)
+		return note, f.dc.run(ctx, "start", "orders")
 	},
-	"pause-catalog":    func(ctx context.Context, dc *composeCLI) error { return pause(ctx, dc, "catalog") },
-	"pause-postgres":   func(ctx context.Context, dc *composeCLI) error { return pause(ctx, dc, "postgres") },
-	"restart-postgres": func(ctx context.Context, dc *composeCLI) error { return dc.run(ctx, "restart", "postgres") },
-	"restart-orders":   func(ctx context.Context, dc *composeCLI) error { return dc.run(ctx, "restart", "orders") },
-	"restart-catalog":  func(ctx context.Context, dc *composeCLI) error { return dc.run(ctx, "restart", "catalog") },
-	"restart-web":      func(ctx context.Context, dc *composeCLI) error { return dc.run(ctx, "restart", "web") },
-	"restart-edge":     func(ctx context.Context, dc *composeCLI) error { return dc.run(ctx, "restart", "edge") },
+	// SIGKILL while shipping holds deliveries: a message received and not
+	// yet deleted comes back after its visibility timeout, whether its
+	// shipment committed or not; the shipment must still be one.
+	"kill-shipping": func(ctx context.Context, f *faultEnv) (string, error) {
+		if err := f.dc.run(ctx, "kill", "shipping"); err != nil {
+			return "", err
+		}
+		note := ""
+		if d, err := f.broker.depth(ctx, shippingQueue); err == nil {
+			note = fmt.Sprintf("%d deliveries received and not deleted at the kill (delivered again)", d.inFlight)
+		}
+		sleep(ctx, 3*time.Second)
+		return note, f.dc.run(ctx, "start", "shipping")
+	},
+	// Orders keep confirming while shipping is away; the backlog waits in
+	// the queue and drains when shipping returns.
+	"stop-shipping": func(ctx context.Context, f *faultEnv) (string, error) {
+		if err := f.dc.run(ctx, "stop", "shipping"); err != nil {
+			return "", err
+		}
+		sleep(ctx, f.shippingDown)
+		backlog, err := f.broker.depth(ctx, shippingQueue)
+		if err != nil {
+			return "", err
+		}
+		started := time.Now()
+		if err := f.dc.run(ctx, "start", "shipping"); err != nil {
+			return "", err
+		}
+		for ctx.Err() == nil {
+			d, err := f.broker.depth(ctx, shippingQueue)
+			if err == nil && d.empty() {
+				return fmt.Sprintf("backlog of %d messages after %s down, drained %s after the start",
+					backlog.waiting, f.shippingDown, time.Since(started).Round(100*time.Millisecond)), nil
+			}
+			sleep(ctx, 500*time.Millisecond)
+		}
+		return "", fmt.Errorf("backlog of %d messages not drained: %w", backlog.waiting, ctx.Err())
+	},
+	// The relay and the consumer wait for the broker; the order path must
+	// not notice.
+	"pause-broker":   func(ctx context.Context, f *faultEnv) (string, error) { return "", pause(ctx, f.dc, "broker") },
+	"pause-catalog":  func(ctx context.Context, f *faultEnv) (string, error) { return "", pause(ctx, f.dc, "catalog") },
+	"pause-postgres": func(ctx context.Context, f *faultEnv) (string, error) { return "", pause(ctx, f.dc, "postgres") },
+	"restart-postgres": func(ctx context.Context, f *faultEnv) (string, error) {
+		return "", f.dc.run(ctx, "restart", "postgres")
+	},
+	"restart-orders":  func(ctx context.Context, f *faultEnv) (string, error) { return "", f.dc.run(ctx, "restart", "orders") },
+	"restart-catalog": func(ctx context.Context, f *faultEnv) (string, error) { return "", f.dc.run(ctx, "restart", "catalog") },
+	"restart-web":     func(ctx context.Context, f *faultEnv) (string, error) { return "", f.dc.run(ctx, "restart", "web") },
+	"restart-edge":    func(ctx context.Context, f *faultEnv) (string, error) { return "", f.dc.run(ctx, "restart", "edge") },
+}
+
+// kill sends SIGKILL to svc and starts it again after 5 s.
+func kill(ctx context.Context, dc *composeCLI, svc string) error {
+	if err := dc.run(ctx, "kill", svc); err != nil {
+		return err
+	}
+	sleep(ctx, 5*time.Second)
+	return dc.run(ctx, "start", svc)
 }
 
 func pause(ctx context.Context, dc *composeCLI, svc string) error {
@@ -73,7 +148,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // injectFaults runs one fault per slot of cfg.faultEvery while load runs.
 // A fault in progress when the load ends is completed (with root, the
 // run's own context) so the stack is left whole.
-func injectFaults(load, root context.Context, cfg config, dc *composeCLI, c *client, rec *record) {
+func injectFaults(load, root context.Context, cfg config, f *faultEnv, c *client, rec *record) {
 	next := time.Now().Add(cfg.faultEvery)
 	deadline, _ := load.Deadline()
 	for i := 0; ; i++ {
@@ -85,8 +160,9 @@ func injectFaults(load, root context.Context, cfg config, dc *composeCLI, c *cli
 		name := cfg.faults[i%len(cfg.faults)]
 		w := faultWindow{name: name, start: time.Now()}
 		logf("fault %s: start", name)
-		fctx, cancel := context.WithTimeout(root, 2*time.Minute)
-		err := faultActions[name](fctx, dc)
+		fctx, cancel := context.WithTimeout(root, 2*time.Minute+cfg.shippingDown)
+		note, err := faultActions[name](fctx, f)
+		w.note = note
 		if err == nil {
 			err = waitRecovered(fctx, c)
 		}
@@ -96,7 +172,7 @@ func injectFaults(load, root context.Context, cfg config, dc *composeCLI, c *cli
 			w.err = err.Error()
 			logf("fault %s: %v", name, err)
 		}
-		logf("fault %s: recovered after %s", name, w.end.Sub(w.start).Round(100*time.Millisecond))
+		logf("fault %s: recovered after %s %s", name, w.end.Sub(w.start).Round(100*time.Millisecond), note)
 		rec.addFault(w)
 		next = w.start.Add(cfg.faultEvery)
 		if until := time.Until(next); until < 5*time.Second {
@@ -110,7 +186,7 @@ func waitRecovered(ctx context.Context, c *client) error {
 	var last error
 	for ctx.Err() == nil {
 		last = nil
-		for _, p := range []string{"edge", "catalog", "orders", "web"} {
+		for _, p := range []string{"edge", "catalog", "orders", "web", "shipping"} {
 			if err := c.probe(ctx, p); err != nil {
 				last = fmt.Errorf("%s: %w", p, err)
 				break

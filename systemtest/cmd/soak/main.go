@@ -1,7 +1,8 @@
 // Command soak drives the running Compose stack at a fixed request rate
-// while it injects faults with `docker compose`, then checks the shop's five
-// invariants (docs/reliability.md) from both databases and from its own
-// record of what clients were told. It exits 1 when an invariant fails.
+// while it injects faults with `docker compose`, then checks the shop's six
+// invariants (docs/reliability.md) from the services' schemas, the event
+// broker's queues and its own record of what clients were told. It exits 1
+// when an invariant fails.
 //
 //	go run ./systemtest/cmd/soak -duration 2m          # what `make soak` runs
 //	go run ./systemtest/cmd/soak -duration 15m -rate 30 -fault-every 30s
@@ -9,9 +10,11 @@
 // Traffic: browse (GET /), read products (list and by id), and place orders
 // the way a careful client does: one Idempotency-Key per order, the same key
 // on every retry, retries with backoff on 502/503/504, network errors and
-// in-progress 409s. Faults, one at a time, in order: kill catalog and start
-// it again, pause catalog, restart postgres, SIGTERM-restart orders, catalog,
-// web and edge, pause postgres.
+// in-progress 409s. Faults, one at a time, in order: SIGKILL orders (events
+// committed, not yet published), catalog and shipping (deliveries received,
+// not yet deleted), pause catalog, restart postgres, pause the broker,
+// SIGTERM-restart orders and catalog, pause postgres, restart web and edge,
+// stop shipping for a minute while orders keep confirming.
 //
 // Pacing uses vegeta's ConstantPacer (github.com/tsenart/vegeta/v12) and its
 // latency metrics; the requests themselves are ours, because an order is a
@@ -34,19 +37,22 @@ import (
 )
 
 type config struct {
-	baseURL     string
-	duration    time.Duration
-	rate        int
-	faultEvery  time.Duration
-	faults      []string
-	composeDir  string
-	adminToken  string
-	grace       time.Duration
-	settle      time.Duration
-	ttl         time.Duration
-	maxInFlight int
-	strict      bool
-	databaseURL string
+	baseURL      string
+	duration     time.Duration
+	rate         int
+	faultEvery   time.Duration
+	faults       []string
+	composeDir   string
+	adminToken   string
+	grace        time.Duration
+	settle       time.Duration
+	ttl          time.Duration
+	maxInFlight  int
+	strict       bool
+	databaseURL  string
+	brokerURL    string
+	eventBound   time.Duration
+	shippingDown time.Duration
 }
 
 func main() {
@@ -64,6 +70,9 @@ func main() {
 	flag.DurationVar(&cfg.ttl, "reservation-ttl", 60*time.Second, "catalog's RESERVATION_TTL (bounds a stuck reservation)")
 	flag.IntVar(&cfg.maxInFlight, "max-in-flight", 400, "operations in flight at most; ticks beyond are counted as dropped")
 	flag.StringVar(&cfg.databaseURL, "database-url", "", "query this database for the checks instead of the compose postgres (a shop run on the host; faults need compose)")
+	flag.StringVar(&cfg.brokerURL, "broker-url", envOr("BROKER_URL", "http://localhost:4100"), "the stack's SNS/SQS broker as the host reaches it (queue depths)")
+	flag.DurationVar(&cfg.eventBound, "event-bound", 30*time.Second, "once orders are settled, every confirmed order has its shipment within this")
+	flag.DurationVar(&cfg.shippingDown, "shipping-down", time.Minute, "how long the stop-shipping fault keeps shipping stopped")
 	flag.BoolVar(&cfg.strict, "strict", false, "also fail when a failure inside a fault window is not a 503 (502, 504, network error)")
 	flag.Parse()
 	for _, f := range strings.Split(faults, ",") {
@@ -107,12 +116,16 @@ func run(ctx context.Context, cfg config) (bool, error) {
 	runID := fmt.Sprintf("%d", time.Now().Unix())
 	c := newClient(cfg.baseURL)
 	compose := &composeCLI{dir: cfg.composeDir, dbURL: cfg.databaseURL}
+	events := newBroker(cfg.brokerURL)
 
 	if err := c.probe(ctx, "edge"); err != nil {
 		return false, fmt.Errorf("the stack does not answer at %s (start it with scripts/stack.sh up): %w", cfg.baseURL, err)
 	}
 	if _, err := compose.psql(ctx, "SELECT 1"); err != nil {
 		return false, fmt.Errorf("cannot query the stack's database with docker compose in %s: %w", cfg.composeDir, err)
+	}
+	if _, err := events.depth(ctx, shippingDLQ); err != nil {
+		return false, err
 	}
 	products, err := c.createProducts(ctx, cfg.adminToken, runID)
 	if err != nil {
@@ -126,7 +139,8 @@ func run(ctx context.Context, cfg config) (bool, error) {
 
 	var wg sync.WaitGroup
 	if cfg.faultEvery > 0 && len(cfg.faults) > 0 {
-		wg.Go(func() { injectFaults(loadCtx, ctx, cfg, compose, c, rec) })
+		f := &faultEnv{dc: compose, broker: events, shippingDown: cfg.shippingDown}
+		wg.Go(func() { injectFaults(loadCtx, ctx, cfg, f, c, rec) })
 	}
 	drive(loadCtx, cfg, c, rec, products, runID)
 	logf("load done (%d requests); waiting for the fault in progress", rec.opsStarted())
@@ -140,7 +154,17 @@ func run(ctx context.Context, cfg config) (bool, error) {
 	if quietErr != nil {
 		logf("not quiet: %v", quietErr)
 	}
+	logf("waiting for every confirmed order's shipment (at most %s)", cfg.eventBound)
+	shipIn, shipErr := waitShipped(ctx, compose, events, cfg.eventBound, runID)
+	if shipErr != nil {
+		logf("not shipped: %v", shipErr)
+	}
 	res := check(ctx, cfg, compose, rec, products, runID, quietErr, quietIn)
+	ok6, detail6 := checkEvents(ctx, cfg, compose, events, runID, shipErr, shipIn)
+	res.invariants = append(res.invariants, invariant{name: "6 exactly-once effect of events", ok: ok6, detail: detail6})
+	if res.lag, err = eventLag(ctx, compose, runID); err != nil {
+		logf("event lag: %v", err)
+	}
 	printSummary(os.Stdout, cfg, rec, res)
 	return res.allOK(), nil
 }
