@@ -161,3 +161,56 @@ func wantProblem(t *testing.T, r response, status int) problem {
 func bytesEqualJSON(a, b []byte) bool {
 	return bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b))
 }
+
+// eventually polls check every 500ms until it returns "" or limit passes.
+func eventually(t *testing.T, limit time.Duration, what string, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	last := ""
+	for time.Now().Before(deadline) {
+		if last = check(); last == "" {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %v: %s", what, limit, last)
+}
+
+// shipmentBound is how long a confirmed order may wait for its shipment:
+// the outbox relay's poll, the broker, shipping's long poll, with room for
+// a shared machine.
+const shipmentBound = 30 * time.Second
+
+type shipment struct {
+	OrderID string `json:"order_id"`
+	Status  string `json:"status"`
+	Items   []struct {
+		ProductID string `json:"product_id"`
+		SKU       string `json:"sku"`
+		Quantity  int    `json:"quantity"`
+	} `json:"items"`
+	CreatedAt string `json:"created_at"`
+}
+
+// waitShipment polls GET /api/shipping/shipments/{orderID} until it is 200
+// (a 404 problem meanwhile) and returns the shipment.
+func waitShipment(t *testing.T, orderID string) shipment {
+	t.Helper()
+	var s shipment
+	eventually(t, shipmentBound, "shipment of order "+orderID, func() string {
+		r := do(t, "GET", "/api/shipping/shipments/"+orderID, "", nil)
+		switch r.status {
+		case http.StatusOK:
+			decode(t, r, &s)
+			return ""
+		case http.StatusNotFound:
+			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+				t.Fatalf("404 for a missing shipment with Content-Type %q, want application/problem+json: %s", ct, r.body)
+			}
+			return "404: " + string(r.body)
+		default:
+			return fmt.Sprintf("status %d: %s", r.status, r.body)
+		}
+	})
+	return s
+}

@@ -34,20 +34,6 @@ func compose(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// eventually polls check every 500ms until it returns "" or limit passes.
-func eventually(t *testing.T, limit time.Duration, what string, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	last := ""
-	for time.Now().Before(deadline) {
-		if last = check(); last == "" {
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %s", what, limit, last)
-}
-
 // stocked creates a product of its own with plenty of stock through the
 // admin API (local stack: the compose default token unless SMOKE_ADMIN_TOKEN).
 func stocked(t *testing.T) product {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // getPage GETs path as a browser does and checks that the answer is an
@@ -69,6 +70,35 @@ func TestOrderPlacedReadAndReplayed(t *testing.T) {
 	wantProblem(t, do(t, "POST", "/api/orders", orderBody(p.ID, 2), map[string]string{"Idempotency-Key": key}), http.StatusUnprocessableEntity)
 }
 
+// TestConfirmedOrderGetsItsShipment: a confirmed order's event travels
+// through the outbox, the broker and shipping's queue, and becomes a
+// pending shipment of the same items.
+func TestConfirmedOrderGetsItsShipment(t *testing.T) {
+	p := inStock(t)
+	r := do(t, "POST", "/api/orders", orderBody(p.ID, 1), map[string]string{"Idempotency-Key": newKey()})
+	if r.status != http.StatusCreated {
+		t.Fatalf("POST /api/orders = %d, want 201: %s", r.status, r.body)
+	}
+	var o order
+	decode(t, r, &o)
+
+	s := waitShipment(t, o.ID)
+	if s.OrderID != o.ID || s.Status != "pending" || s.CreatedAt == "" {
+		t.Errorf("shipment = %+v, want a pending shipment of order %s with created_at", s, o.ID)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, s.CreatedAt); err != nil {
+		t.Errorf("shipment created_at %q is not RFC 3339: %v", s.CreatedAt, err)
+	}
+	if len(s.Items) != len(o.Items) {
+		t.Fatalf("shipment items %+v, want the order's %+v", s.Items, o.Items)
+	}
+	for i, it := range s.Items {
+		if it.ProductID != o.Items[i].ProductID || it.Quantity != o.Items[i].Quantity || it.SKU != p.SKU {
+			t.Errorf("shipment item %d = %+v, want product %s (sku %s) × %d", i, it, o.Items[i].ProductID, p.SKU, o.Items[i].Quantity)
+		}
+	}
+}
+
 func TestBadInputIsProblemJSON(t *testing.T) {
 	p := inStock(t)
 	tests := []struct {
@@ -82,6 +112,7 @@ func TestBadInputIsProblemJSON(t *testing.T) {
 		{"unknown product", "POST", "/api/orders", orderBody("00000000-0000-4000-8000-000000000000", 1), map[string]string{"Idempotency-Key": newKey()}, 422},
 		{"bad order id", "GET", "/api/orders/not-a-uuid", "", nil, 404},
 		{"unknown product id", "GET", "/api/catalog/products/00000000-0000-4000-8000-000000000000", "", nil, 404},
+		{"no shipment for an unknown order", "GET", "/api/shipping/shipments/00000000-0000-4000-8000-000000000000", "", nil, 404},
 		{"admin without token", "POST", "/api/catalog/products", `{}`, nil, 401},
 		{"admin with wrong token", "PUT", "/api/catalog/products/" + p.ID + "/stock", `{"stock":1}`, map[string]string{"Authorization": "Bearer not-the-token-at-all"}, 403},
 	}

@@ -213,6 +213,59 @@ func TestOrderIsOneTraceAcrossTheServices(t *testing.T) {
 	t.Logf("trace %s: %d spans (edge %d, orders %d, catalog %d)", traceID, len(tr.Spans), len(by["edge"]), len(by["orders"]), len(by["catalog"]))
 }
 
+// TestOrderTraceCrossesTheEventHop: the order.confirmed event carries the
+// order request's trace context in its message attributes (through the
+// outbox and the relay), so shipping's consumer span of that event is in
+// the same trace, under a span of orders.
+func TestOrderTraceCrossesTheEventHop(t *testing.T) {
+	p := stocked(t)
+	traceID := randomHex(16)
+	r := do(t, "POST", "/api/orders", orderBody(p.ID, 1), map[string]string{
+		"Idempotency-Key": newKey(),
+		"traceparent":     "00-" + traceID + "-" + randomHex(8) + "-01",
+	})
+	if r.status != http.StatusCreated {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	}
+	var o order
+	decode(t, r, &o)
+	waitShipment(t, o.ID)
+
+	// Spans leave each service in batches: wait until shipping's span and
+	// the orders span it hangs off are both in.
+	eventually(t, 60*time.Second, "shipping's span under orders in trace "+traceID, func() string {
+		var out struct {
+			Data []jaegerTrace `json:"data"`
+		}
+		if err := jaegerGet("/api/traces/"+traceID, &out); err != nil {
+			return err.Error()
+		}
+		if len(out.Data) != 1 {
+			return fmt.Sprintf("%d traces", len(out.Data))
+		}
+		tr := out.Data[0]
+		span := map[string]jaegerSpan{}
+		for _, s := range tr.Spans {
+			span[s.SpanID] = s
+		}
+		var shipping []string
+		for _, s := range tr.Spans {
+			if tr.Procs[s.ProcessID].ServiceName != "shipping" {
+				continue
+			}
+			shipping = append(shipping, s.Operation)
+			if parent, ok := span[s.parent()]; ok && tr.Procs[parent.ProcessID].ServiceName == "orders" {
+				t.Logf("trace %s: shipping's %q under orders' %q", traceID, s.Operation, parent.Operation)
+				return ""
+			}
+		}
+		if len(shipping) == 0 {
+			return "no span of shipping yet"
+		}
+		return fmt.Sprintf("shipping's spans %v, none under a span of orders yet", shipping)
+	})
+}
+
 // under reports whether s descends from the span with id ancestor.
 func under(spans map[string]jaegerSpan, s jaegerSpan, ancestor string) bool {
 	for range len(spans) {
