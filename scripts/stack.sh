@@ -7,9 +7,11 @@
 #                           its volume (even on failure)
 #
 # e2e runs a Compose project of its own (E2E_PROJECT, default fargateshop-e2e)
-# with its own database volume, its edge on E2E_PORT (default 18080) and
+# with its own database volume, its edge on E2E_PORT (default 18080),
 # Jaeger's UI and metrics on E2E_JAEGER_UI_PORT and E2E_METRICS_PORT (default
-# 26686 and 18889; the tests read JAEGER_URL): the test data never lands in
+# 26686 and 18889; the tests read JAEGER_URL) and the event broker on
+# E2E_BROKER_PORT (default 14100; the tests and the soak read BROKER_URL to
+# publish a poison message and to read the queues): the test data never lands in
 # the stack `make stack` or `docker compose up` keep, which may stay up on
 # :8080 meanwhile.
 #
@@ -138,6 +140,8 @@ e2e() {
   export JAEGER_UI_PORT=${E2E_JAEGER_UI_PORT:-26686} METRICS_PORT=${E2E_METRICS_PORT:-18889}
   export SMOKE_BASE_URL=http://localhost:$EDGE_PORT BASE_URL=http://localhost:$EDGE_PORT
   export JAEGER_URL=http://localhost:$JAEGER_UI_PORT
+  export BROKER_PORT=${E2E_BROKER_PORT:-14100}
+  export BROKER_URL=http://localhost:$BROKER_PORT
   log "e2e in Compose project $COMPOSE_PROJECT_NAME, edge on :$EDGE_PORT"
   # Down, volume included, whatever happens from here on, keeping the first
   # failure's code.
@@ -149,8 +153,11 @@ e2e() {
   go test -count=1 -tags faults ./smoke/... || faults=$?
   log "container hardening (user, read-only root, capabilities)"
   go test -count=1 -tags docker -run TestContainers ./systemtest/ || containers=$?
+  # A fault every 15 s: the two minutes reach the event faults (kill orders,
+  # kill shipping, pause the broker) as well as the older ones; the
+  # minute without shipping is left to long runs (make soak, longer).
   log "short soak with faults, then the invariants"
-  scripts/soak.sh || soak=$?
+  SOAK_FAULT_EVERY=${SOAK_FAULT_EVERY:-15s} scripts/soak.sh || soak=$?
   rc=$smoke
   [[ $rc != 0 ]] || rc=$faults
   [[ $rc != 0 ]] || rc=$containers
