@@ -1,8 +1,9 @@
 // Command bench measures the shop on this machine and prints one table
 // (docs/performance.md): the catalog against floors that do its product
 // read by hand (floor.go), the edge's overhead, the read and write paths at
-// fixed rates, start-up, memory, sizes and allocations, each next to its
-// budget. It starts everything it measures on 127.0.0.1
+// fixed rates, the event lag from an order's confirmation to its shipment
+// through the local broker, start-up, memory, sizes and allocations, each
+// next to its budget. It starts everything it measures on 127.0.0.1
 // against a database it creates on TEST_DATABASE_URL (or DATABASE_URL)
 // and drops afterwards.
 //
@@ -65,6 +66,8 @@ type config struct {
 	readDur     time.Duration
 	writeRate   int
 	writeDur    time.Duration
+	eventsRate  int
+	eventsDur   time.Duration
 	benchtime   string // go test -benchtime
 	skipGoBench bool
 	out         string // also write the table here
@@ -73,7 +76,7 @@ type config struct {
 }
 
 // sections of the run, for -only.
-var sections = []string{"cmp", "read", "write", "startup", "size", "alloc", "tracing"}
+var sections = []string{"cmp", "read", "write", "events", "startup", "size", "alloc", "tracing"}
 
 func (c config) want(section string) bool { return len(c.only) == 0 || c.only[section] }
 
@@ -96,6 +99,8 @@ func main() {
 	flag.DurationVar(&cfg.readDur, "read", 15*time.Second, "duration of each read path run")
 	flag.IntVar(&cfg.writeRate, "write-rate", 200, "write path rate (req/s)")
 	flag.DurationVar(&cfg.writeDur, "write", 15*time.Second, "duration of each write path run")
+	flag.IntVar(&cfg.eventsRate, "events-rate", 200, "orders per second of the event lag runs")
+	flag.DurationVar(&cfg.eventsDur, "events", 15*time.Second, "duration of each event lag run")
 	flag.StringVar(&cfg.benchtime, "benchtime", "1s", "go test -benchtime for the allocation benchmarks")
 	flag.BoolVar(&cfg.skipGoBench, "skip-gobench", false, "skip the go test -bench allocation benchmarks")
 	flag.StringVar(&cfg.out, "out", "", "also write the table to this file")
@@ -125,6 +130,7 @@ func main() {
 		def("cmp", func() { cfg.cmpDur = 3 * time.Second })
 		def("read", func() { cfg.readDur = 5 * time.Second })
 		def("write", func() { cfg.writeDur = 5 * time.Second })
+		def("events", func() { cfg.eventsDur = 5 * time.Second })
 		def("benchtime", func() { cfg.benchtime = "200ms" })
 	}
 	if cfg.runs < 1 || cfg.workers < 1 {
@@ -199,8 +205,8 @@ func run(ctx context.Context, cfg config) (_ *Table, database string, _ error) {
 	b := &bench{cfg: cfg, table: &Table{}, dsn: dsn, logDir: tmp}
 	// The sections that load the running services; the others (sizes,
 	// in-memory benchmarks) need none, so -only alloc,tracing starts none.
-	if cfg.want("cmp") || cfg.want("read") || cfg.want("write") || cfg.want("startup") {
-		if err := b.loadSystem(ctx, bins, dsn); err != nil {
+	if cfg.want("cmp") || cfg.want("read") || cfg.want("write") || cfg.want("events") || cfg.want("startup") {
+		if err := b.loadSystem(ctx, root, tmp, bins, dsn); err != nil {
 			return nil, "", err
 		}
 	}
@@ -216,12 +222,33 @@ func run(ctx context.Context, cfg config) (_ *Table, database string, _ error) {
 	return b.table, database, nil
 }
 
-// loadSystem starts the four services and runs the sections that load
-// them.
-func (b *bench) loadSystem(ctx context.Context, bins map[string]string, dsn string) error {
+// loadSystem starts the four services (and, for the events section, the
+// broker and shipping) and runs the sections that load them.
+func (b *bench) loadSystem(ctx context.Context, root, tmp string, bins map[string]string, dsn string) error {
 	opts := harness.Options{DatabaseURL: dsn, Binaries: bins, Env: serviceEnv()}
 	if b.cfg.verbose {
 		opts.Output = os.Stderr
+	}
+	// With the broker up, orders' relay publishes during every section that
+	// places orders, as it does in the shop: the write path is measured
+	// with its outbox work included.
+	var ev *eventSystem
+	if b.cfg.want("events") {
+		logf("building and starting the broker and shipping")
+		shipping, err := harness.Build(ctx, filepath.Join(tmp, "bin"), "shipping")
+		if err != nil {
+			return err
+		}
+		if ev, err = startBroker(ctx, root, tmp); err != nil {
+			return err
+		}
+		defer ev.Close()
+		for k, v := range ev.ordersEnv() {
+			opts.Env["orders"][k] = v
+		}
+		if err := ev.startShipping(ctx, shipping["shipping"], dsn); err != nil {
+			return err
+		}
 	}
 	logf("starting catalog, orders, web and edge")
 	sys, err := harness.Start(ctx, opts)
@@ -232,6 +259,9 @@ func (b *bench) loadSystem(ctx context.Context, bins map[string]string, dsn stri
 	b.sys = sys
 	if err := b.measure(ctx); err != nil {
 		return err
+	}
+	if ev != nil {
+		b.section("Event lag", b.events(ctx))
 	}
 	// Start-up against the same, already migrated database, with the
 	// running system as the dependencies: a service's normal restart. A

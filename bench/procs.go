@@ -21,15 +21,15 @@ type Startup struct {
 	First time.Duration // the first real request after that
 }
 
-// startProcess starts bin with a clean environment (like the harness, so
-// nothing from the caller's shell leaks in) plus vars, in its own process
-// group. Its output goes to logs.
-func startProcess(bin string, vars map[string]string, logs io.Writer) (*exec.Cmd, chan struct{}, error) {
+// startProcess starts bin with args and a clean environment (like the
+// harness, so nothing from the caller's shell leaks in) plus vars, in its
+// own process group. Its output goes to logs.
+func startProcess(bin string, args []string, vars map[string]string, logs io.Writer) (*exec.Cmd, chan struct{}, error) {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir(), "LOG_LEVEL=info"}
 	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -76,7 +76,7 @@ func startService(ctx context.Context, bin string, vars map[string]string) (*ser
 
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	start := time.Now()
-	s.cmd, s.done, err = startProcess(bin, vars, w)
+	s.cmd, s.done, err = startProcess(bin, nil, vars, w)
 	if err != nil {
 		return nil, err
 	}
