@@ -137,7 +137,7 @@ func eventLag(ctx context.Context, dc *composeCLI, runID string) (lag, error) {
   coalesce(percentile_disc(0.99) WITHIN GROUP (ORDER BY l), 0),
   coalesce(max(l), 0)
 FROM (SELECT extract(epoch FROM s.created_at - o.updated_at)::float8 AS l
-      FROM shipping.shipments s JOIN orders.orders o ON o.id = s.order_id WHERE %s) x`, runOrders(runID)))
+      FROM shipping.shipments s JOIN orders.orders o ON o.id = s.order_id WHERE o.status = 'confirmed' AND %s) x`, runOrders(runID)))
 	if err != nil {
 		return lag{}, err
 	}
