@@ -42,3 +42,26 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// Every fault the soak cycles through has an action, and every action is
+// in the cycle: a fault written but never injected proves nothing.
+func TestEveryFaultIsInjected(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range defaultFaults {
+		if _, ok := faultActions[f]; !ok {
+			t.Errorf("default fault %q has no action", f)
+		}
+		if seen[f] {
+			t.Errorf("default fault %q listed twice", f)
+		}
+		seen[f] = true
+	}
+	for f := range faultActions {
+		if !seen[f] {
+			t.Errorf("fault %q is never injected by default", f)
+		}
+	}
+	if last := defaultFaults[len(defaultFaults)-1]; last != "stop-shipping" {
+		t.Errorf("last default fault %q, want stop-shipping: it lasts a minute, which only a long run has room for", last)
+	}
+}
