@@ -7,11 +7,9 @@
 #                           its volume (even on failure)
 #
 # e2e runs a Compose project of its own (E2E_PROJECT, default fargateshop-e2e)
-# with its own database volume, its edge on E2E_PORT (default 18080),
+# with its own database volume, its edge on E2E_PORT (default 18080) and
 # Jaeger's UI and metrics on E2E_JAEGER_UI_PORT and E2E_METRICS_PORT (default
-# 26686 and 18889; the tests read JAEGER_URL) and the event broker on
-# E2E_BROKER_PORT (default 14100; the tests and the soak read BROKER_URL to
-# publish a poison message and to read the queues): the test data never lands in
+# 26686 and 18889; the tests read JAEGER_URL): the test data never lands in
 # the stack `make stack` or `docker compose up` keep, which may stay up on
 # :8080 meanwhile.
 #
@@ -140,8 +138,6 @@ e2e() {
   export JAEGER_UI_PORT=${E2E_JAEGER_UI_PORT:-26686} METRICS_PORT=${E2E_METRICS_PORT:-18889}
   export SMOKE_BASE_URL=http://localhost:$EDGE_PORT BASE_URL=http://localhost:$EDGE_PORT
   export JAEGER_URL=http://localhost:$JAEGER_UI_PORT
-  export BROKER_PORT=${E2E_BROKER_PORT:-14100}
-  export BROKER_URL=http://localhost:$BROKER_PORT
   log "e2e in Compose project $COMPOSE_PROJECT_NAME, edge on :$EDGE_PORT"
   # Down, volume included, whatever happens from here on, keeping the first
   # failure's code.
