@@ -10,7 +10,7 @@
 #
 # Environment: SOAK_DURATION (2m), SOAK_RATE (20 operations/s),
 # SOAK_FAULT_EVERY (20s), BASE_URL (http://localhost:8080), BROKER_URL (the
-# broker's published port, http://localhost:4100), ADMIN_TOKEN (compose's
+# broker's published port, http://127.0.0.1:4100), ADMIN_TOKEN (compose's
 # default). Exit status: 0 all invariants hold, 1 one failed,
 # 2 the soak could not run.
 set -euo pipefail

@@ -1,7 +1,7 @@
 //go:build faults
 
 // The event path's failure handling on the local Compose stack: these checks
-// publish straight to the broker (BROKER_URL, default http://localhost:4100,
+// publish straight to the broker (BROKER_URL, default http://127.0.0.1:4100,
 // the broker's port published on 127.0.0.1), which a deployed system does
 // not expose.
 package smoke
@@ -35,7 +35,7 @@ func brokerURL() string {
 	if u := os.Getenv("BROKER_URL"); u != "" {
 		return strings.TrimRight(u, "/")
 	}
-	return "http://localhost:4100"
+	return "http://127.0.0.1:4100"
 }
 
 // brokerClients are SNS and SQS clients of the local broker: the SDK the

@@ -70,7 +70,7 @@ func main() {
 	flag.DurationVar(&cfg.ttl, "reservation-ttl", 60*time.Second, "catalog's RESERVATION_TTL (bounds a stuck reservation)")
 	flag.IntVar(&cfg.maxInFlight, "max-in-flight", 400, "operations in flight at most; ticks beyond are counted as dropped")
 	flag.StringVar(&cfg.databaseURL, "database-url", "", "query this database for the checks instead of the compose postgres (a shop run on the host; faults need compose)")
-	flag.StringVar(&cfg.brokerURL, "broker-url", envOr("BROKER_URL", "http://localhost:4100"), "the stack's SNS/SQS broker as the host reaches it (queue depths)")
+	flag.StringVar(&cfg.brokerURL, "broker-url", envOr("BROKER_URL", "http://127.0.0.1:4100"), "the stack's SNS/SQS broker as the host reaches it (queue depths)")
 	flag.DurationVar(&cfg.eventBound, "event-bound", 30*time.Second, "once orders are settled, every confirmed order has its shipment within this")
 	flag.DurationVar(&cfg.shippingDown, "shipping-down", time.Minute, "how long the stop-shipping fault keeps shipping stopped")
 	flag.BoolVar(&cfg.strict, "strict", false, "also fail when a failure inside a fault window is not a 503 (502, 504, network error)")
