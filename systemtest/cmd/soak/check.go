@@ -22,7 +22,8 @@ type invariant struct {
 type results struct {
 	invariants []invariant
 	quietIn    time.Duration
-	lag        lag // order confirmed -> shipment committed
+	lag        lag    // order confirmed -> shipment committed
+	duplicates string // redeliveries shipping applied without effect
 }
 
 func (r results) allOK() bool {
@@ -361,6 +362,7 @@ func printSummary(w io.Writer, cfg config, rec *record, res results) {
 	}
 
 	fmt.Fprintf(w, "\nevent lag (order confirmed -> shipment committed, faults included): %s\n", res.lag)
+	fmt.Fprintf(w, "duplicate deliveries shipping recognised: %s\n", res.duplicates)
 
 	fmt.Fprintln(w, "\ninvariants:")
 	for _, inv := range res.invariants {

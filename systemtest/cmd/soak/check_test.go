@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,5 +64,40 @@ func TestEveryFaultIsInjected(t *testing.T) {
 	}
 	if last := defaultFaults[len(defaultFaults)-1]; last != "stop-shipping" {
 		t.Errorf("last default fault %q, want stop-shipping: it lasts a minute, which only a long run has room for", last)
+	}
+}
+
+func TestParseDuplicates(t *testing.T) {
+	metrics := `# HELP shop_shipments_total order.confirmed events applied, by outcome
+# TYPE shop_shipments_total counter
+shop_shipments_total{instance="a",job="shipping",outcome="created"} 120
+shop_shipments_total{instance="a",job="shipping",outcome="duplicate"} 3
+shop_shipments_total{instance="b",job="shipping",outcome="duplicate"} 2 1764400000000
+shop_orders_total{job="orders",outcome="duplicate"} 9
+`
+	got, err := parseDuplicates(strings.NewReader(metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		`shop_shipments_total{instance="a",job="shipping",outcome="duplicate"}`: 3,
+		`shop_shipments_total{instance="b",job="shipping",outcome="duplicate"}`: 2,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+
+	// A process restarted (a new series from zero) and one gone: the
+	// count keeps what each series reached.
+	d := newDuplicates("")
+	d.baseline = map[string]float64{`a`: 1}
+	d.max = map[string]float64{`a`: 3, `b`: 2}
+	if s := d.String(); !strings.HasPrefix(s, "4 ") {
+		t.Errorf("count %q, want 4 (a: 3-1, b: 2)", s)
 	}
 }

@@ -51,6 +51,7 @@ type config struct {
 	strict       bool
 	databaseURL  string
 	brokerURL    string
+	metricsURL   string
 	eventBound   time.Duration
 	shippingDown time.Duration
 }
@@ -71,6 +72,7 @@ func main() {
 	flag.IntVar(&cfg.maxInFlight, "max-in-flight", 400, "operations in flight at most; ticks beyond are counted as dropped")
 	flag.StringVar(&cfg.databaseURL, "database-url", "", "query this database for the checks instead of the compose postgres (a shop run on the host; faults need compose)")
 	flag.StringVar(&cfg.brokerURL, "broker-url", envOr("BROKER_URL", "http://127.0.0.1:4100"), "the stack's SNS/SQS broker as the host reaches it (queue depths)")
+	flag.StringVar(&cfg.metricsURL, "metrics-url", envOr("METRICS_URL", "http://127.0.0.1:"+envOr("METRICS_PORT", "8889")+"/metrics"), "the stack's metrics (Prometheus text), for the duplicate deliveries shipping recognised")
 	flag.DurationVar(&cfg.eventBound, "event-bound", 30*time.Second, "once orders are settled, every confirmed order has its shipment within this")
 	flag.DurationVar(&cfg.shippingDown, "shipping-down", time.Minute, "how long the stop-shipping fault keeps shipping stopped")
 	flag.BoolVar(&cfg.strict, "strict", false, "also fail when a failure inside a fault window is not a 503 (502, 504, network error)")
@@ -133,6 +135,12 @@ func run(ctx context.Context, cfg config) (bool, error) {
 	}
 	logf("run %s: %d products, %d ops/s for %s, a fault every %s: %s", runID, len(products), cfg.rate, cfg.duration, cfg.faultEvery, strings.Join(cfg.faults, ", "))
 
+	dups := newDuplicates(cfg.metricsURL)
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	var polling sync.WaitGroup
+	polling.Go(func() { dups.poll(pollCtx, 5*time.Second) })
+
 	rec := &record{start: time.Now()}
 	loadCtx, stopLoad := context.WithTimeout(ctx, cfg.duration)
 	defer stopLoad()
@@ -159,7 +167,11 @@ func run(ctx context.Context, cfg config) (bool, error) {
 	if shipErr != nil {
 		logf("not shipped: %v", shipErr)
 	}
+	stopPoll()
+	polling.Wait()
+	dups.read(ctx)
 	res := check(ctx, cfg, compose, rec, products, runID, quietErr, quietIn)
+	res.duplicates = dups.String()
 	ok6, detail6 := checkEvents(ctx, cfg, compose, events, runID, shipErr, shipIn)
 	res.invariants = append(res.invariants, invariant{name: "6 exactly-once effect of events", ok: ok6, detail: detail6})
 	if res.lag, err = eventLag(ctx, compose, runID); err != nil {
