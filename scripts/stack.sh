@@ -9,13 +9,14 @@
 # e2e runs a Compose project of its own (E2E_PROJECT, default fargateshop-e2e)
 # with its own database volume, its edge on E2E_PORT (default 18080) and
 # Jaeger's UI and metrics on E2E_JAEGER_UI_PORT and E2E_METRICS_PORT (default
-# 26686 and 18889; the tests read JAEGER_URL): the test data never lands in
+# 26686 and 18889; the tests read JAEGER_URL), the broker on E2E_BROKER_PORT
+# (default 14100; the tests read BROKER_URL): the test data never lands in
 # the stack `make stack` or `docker compose up` keep, which may stay up on
 # :8080 meanwhile.
 #
 # Environment: STACK_TIMEOUT (seconds to wait for health, default 300),
 # EDGE_PORT (the edge's port on the host, default 8080), JAEGER_UI_PORT
-# (16686) and METRICS_PORT (8889), STANDINS (auto|yes|no, see use_standins) and the
+# (16686), METRICS_PORT (8889) and BROKER_PORT (4100), STANDINS (auto|yes|no, see use_standins) and the
 # variables in .env.example. Needs Docker Compose v2 and buildx (scripts/install-tools.sh).
 set -euo pipefail
 
@@ -23,11 +24,11 @@ cd "$(dirname "$0")/.."
 
 STACK_TIMEOUT=${STACK_TIMEOUT:-300}
 # The public images, read where they are declared (pinned by digest; Jaeger's
-# by tag).
+# and the broker's by tag).
 # shellcheck disable=SC2016 # a literal ${ in the pattern
 mapfile -t PUBLIC_IMAGES < <(sed -n 's/^ARG \(GO_IMAGE\|RUNTIME_IMAGE\)=//p' apps/Dockerfile
-  sed -n 's/^ *image: \${\(POSTGRES\|JAEGER\)_IMAGE:-\(.*\)}$/\2/p' docker-compose.yml)
-[[ ${#PUBLIC_IMAGES[@]} == 4 ]] || { echo "stack: cannot read the public images from apps/Dockerfile and docker-compose.yml" >&2; exit 1; }
+  sed -n 's/^ *image: \${\(POSTGRES\|JAEGER\|BROKER\)_IMAGE:-\(.*\)}$/\2/p' docker-compose.yml)
+[[ ${#PUBLIC_IMAGES[@]} == 5 ]] || { echo "stack: cannot read the public images from apps/Dockerfile and docker-compose.yml" >&2; exit 1; }
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
@@ -40,14 +41,14 @@ preflight() {
   docker buildx version >/dev/null 2>&1 || die "docker buildx is missing: run scripts/install-tools.sh"
 }
 
-# use_standins: point GO_IMAGE, RUNTIME_IMAGE, POSTGRES_IMAGE and JAEGER_IMAGE
-# at local stand-ins (scripts/standin-images.sh) when the public images are
+# use_standins: point GO_IMAGE, RUNTIME_IMAGE, POSTGRES_IMAGE, JAEGER_IMAGE and
+# BROKER_IMAGE at local stand-ins (scripts/standin-images.sh) when the public images are
 # neither here nor pullable. STANDINS=yes forces them, STANDINS=no never uses
 # them. A value the caller already set always wins.
 use_standins() {
   local mode=${STANDINS:-auto} missing=() img
-  if [[ -n ${GO_IMAGE:-} && -n ${RUNTIME_IMAGE:-} && -n ${POSTGRES_IMAGE:-} && -n ${JAEGER_IMAGE:-} ]]; then
-    log "using GO_IMAGE=$GO_IMAGE RUNTIME_IMAGE=$RUNTIME_IMAGE POSTGRES_IMAGE=$POSTGRES_IMAGE JAEGER_IMAGE=$JAEGER_IMAGE"
+  if [[ -n ${GO_IMAGE:-} && -n ${RUNTIME_IMAGE:-} && -n ${POSTGRES_IMAGE:-} && -n ${JAEGER_IMAGE:-} && -n ${BROKER_IMAGE:-} ]]; then
+    log "using GO_IMAGE=$GO_IMAGE RUNTIME_IMAGE=$RUNTIME_IMAGE POSTGRES_IMAGE=$POSTGRES_IMAGE JAEGER_IMAGE=$JAEGER_IMAGE BROKER_IMAGE=$BROKER_IMAGE"
     return
   fi
   case $mode in
@@ -73,14 +74,15 @@ use_standins() {
     *) die "STANDINS must be auto, yes or no, not $mode" ;;
   esac
   scripts/standin-images.sh
-  local given_go=${GO_IMAGE:-} given_rt=${RUNTIME_IMAGE:-} given_pg=${POSTGRES_IMAGE:-} given_jg=${JAEGER_IMAGE:-}
+  local given_go=${GO_IMAGE:-} given_rt=${RUNTIME_IMAGE:-} given_pg=${POSTGRES_IMAGE:-} given_jg=${JAEGER_IMAGE:-} given_br=${BROKER_IMAGE:-}
   # shellcheck source=/dev/null
   source out/standin.env
   GO_IMAGE=${given_go:-$GO_IMAGE}
   RUNTIME_IMAGE=${given_rt:-$RUNTIME_IMAGE}
   POSTGRES_IMAGE=${given_pg:-$POSTGRES_IMAGE}
   JAEGER_IMAGE=${given_jg:-$JAEGER_IMAGE}
-  export GO_IMAGE RUNTIME_IMAGE POSTGRES_IMAGE JAEGER_IMAGE
+  BROKER_IMAGE=${given_br:-$BROKER_IMAGE}
+  export GO_IMAGE RUNTIME_IMAGE POSTGRES_IMAGE JAEGER_IMAGE BROKER_IMAGE
 }
 
 # report_unhealthy: state of every container, and the logs of each one that
@@ -138,6 +140,8 @@ e2e() {
   export JAEGER_UI_PORT=${E2E_JAEGER_UI_PORT:-26686} METRICS_PORT=${E2E_METRICS_PORT:-18889}
   export SMOKE_BASE_URL=http://localhost:$EDGE_PORT BASE_URL=http://localhost:$EDGE_PORT
   export JAEGER_URL=http://localhost:$JAEGER_UI_PORT
+  export BROKER_PORT=${E2E_BROKER_PORT:-14100}
+  export BROKER_URL=http://127.0.0.1:$BROKER_PORT
   log "e2e in Compose project $COMPOSE_PROJECT_NAME, edge on :$EDGE_PORT"
   # Down, volume included, whatever happens from here on, keeping the first
   # failure's code.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds local stand-ins for the public images apps/Dockerfile and
 # docker-compose.yml name by default (golang, distroless static, postgres,
-# jaeger), for machines whose Docker engine cannot reach any registry. Each
+# jaeger, goaws), for machines whose Docker engine cannot reach any registry. Each
 # image is assembled from files on this Debian host, from Debian packages or
 # from a Go module, and loaded with `docker import`, so nothing is pulled from
 # a registry.
@@ -9,11 +9,12 @@
 #   scripts/standin-images.sh [--force]
 #
 # Writes out/standin.env (GO_IMAGE, RUNTIME_IMAGE, POSTGRES_IMAGE,
-# JAEGER_IMAGE), which scripts/stack.sh sources, and prints the same as export
-# lines. Needs root (files in the images get uid 65532/999/10001),
-# busybox-static, ca-certificates and tzdata (scripts/install-tools.sh),
-# deb.debian.org for the PostgreSQL packages (see PG_SUITE) and the Go module
-# proxy for Jaeger (see JAEGER_MODULE_VERSION).
+# JAEGER_IMAGE, BROKER_IMAGE), which scripts/stack.sh sources, and prints the
+# same as export lines. Needs root (files in the images get uid
+# 65532/999/10001), busybox-static, ca-certificates and tzdata
+# (scripts/install-tools.sh), deb.debian.org for the PostgreSQL packages (see
+# PG_SUITE) and the Go module proxy for Jaeger and goaws (see
+# JAEGER_MODULE_VERSION, GOAWS_VERSION).
 #
 # The Jaeger stand-in serves the complete HTTP API on :16686 (/api/traces/{id},
 # /api/services, ...) but only a placeholder page where the UI goes: the UI's
@@ -70,10 +71,19 @@ JAEGER_CACHE=$ROOT/.cache/standin-jaeger-$JAEGER_MODULE_VERSION
 JAEGER_UID=10001
 JAEGER_BIN=/cmd/jaeger/jaeger-linux
 
+# goaws, the SNS/SQS broker: the module's app/cmd at the release the public
+# image admiralpiett/goaws is tagged with, built like that release
+# (CGO_ENABLED=0) and laid out like its image (/goaws, the module's sample
+# config in /app/conf), on the runtime stand-in.
+GOAWS_MODULE=github.com/Admiral-Piett/goaws
+GOAWS_VERSION=v0.5.4
+GOAWS_CACHE=$ROOT/.cache/standin-goaws-$GOAWS_VERSION
+
 GO_IMAGE=fargateshop-standin/golang:$GO_MINOR
 RUNTIME_IMAGE=fargateshop-standin/static:nonroot
 POSTGRES_IMAGE=fargateshop-standin/postgres:$PG_MAJOR
 JAEGER_IMAGE=fargateshop-standin/jaeger:$JAEGER_VERSION
+BROKER_IMAGE=fargateshop-standin/goaws:$GOAWS_VERSION
 # Images built FROM a stand-in inherit this label, which marks them as not for release.
 STANDIN_LABEL='fargateshop.standin="assembled from host files by scripts/standin-images.sh; not for release"'
 
@@ -383,10 +393,64 @@ build_jaeger() {
     die "$JAEGER_IMAGE reports $(cat "$WORK/jaeger-version"), want v$JAEGER_VERSION"
 }
 
+# build_goaws_binary: GOAWS_CACHE/goaws, compiled from the module unless the
+# cached one came from the same version and toolchain.
+build_goaws_binary() {
+  local mod=$GOAWS_CACHE/module stamp
+  mkdir -p "$mod"
+  stamp="$GOAWS_MODULE@$GOAWS_VERSION $(cd "$mod" && GOWORK=off GOFLAGS='' go env GOVERSION) CGO_ENABLED=0 -trimpath -s -w"
+  if [[ -x $GOAWS_CACHE/goaws && -f $GOAWS_CACHE/complete && $(<"$GOAWS_CACHE/complete") == "$stamp" ]]; then
+    log "goaws $GOAWS_VERSION: cached binary $GOAWS_CACHE/goaws"
+    return
+  fi
+  rm -f "$GOAWS_CACHE/complete"
+  log "building goaws $GOAWS_VERSION from $GOAWS_MODULE"
+  (
+    cd "$mod"
+    # A module of its own, so goaws's dependencies resolve as in its release.
+    local go=(env GOWORK=off GOFLAGS= CGO_ENABLED=0 go)
+    [[ -f go.mod ]] || "${go[@]}" mod init local/goaws-standin >/dev/null 2>&1
+    "${go[@]}" get -tool "$GOAWS_MODULE/app/cmd@$GOAWS_VERSION" >"$GOAWS_CACHE/build.log" 2>&1
+    "${go[@]}" build -trimpath -ldflags "-s -w" -o "$GOAWS_CACHE/goaws" "$GOAWS_MODULE/app/cmd" >>"$GOAWS_CACHE/build.log" 2>&1
+    cp "$("${go[@]}" list -m -f '{{.Dir}}' "$GOAWS_MODULE")/app/conf/goaws.yaml" "$GOAWS_CACHE/goaws.yaml"
+  ) || { tail -30 "$GOAWS_CACHE/build.log" >&2; die "building goaws failed (log: $GOAWS_CACHE/build.log)"; }
+  printf '%s' "$stamp" >"$GOAWS_CACHE/complete"
+}
+
+# build_goaws: the binary on the runtime stand-in (uid 65532, no shell), with
+# busybox for its wget alone: Compose's health check asks goaws's /health
+# with it, as it does with the public (Alpine) image's.
+build_goaws() {
+  build_goaws_binary
+  local dir=$WORK/goaws
+  [[ -n $WORK && $dir == "$WORK"/goaws ]] || die "no work directory for the goaws image"
+  log "building $BROKER_IMAGE (goaws $GOAWS_VERSION on $RUNTIME_IMAGE)"
+  mkdir -p "$dir/bin"
+  install -m 0755 "$GOAWS_CACHE/goaws" "$dir/goaws"
+  install -m 0644 "$GOAWS_CACHE/goaws.yaml" "$dir/goaws.yaml"
+  install -m 0755 /bin/busybox "$dir/bin/busybox"
+  ln -s busybox "$dir/bin/wget"
+  # COPY, not RUN: the runtime stand-in's user (65532) may not write /bin.
+  docker build -q -t "$BROKER_IMAGE" -f - "$dir" >/dev/null <<DOCKERFILE
+FROM $RUNTIME_IMAGE
+COPY bin/ /bin/
+COPY goaws /goaws
+COPY goaws.yaml /app/conf/goaws.yaml
+WORKDIR /
+EXPOSE 4100
+ENTRYPOINT ["/goaws"]
+DOCKERFILE
+  # The image's own health check command, against its sample config.
+  docker run --rm --entrypoint /bin/wget "$BROKER_IMAGE" --help >/dev/null 2>&1 ||
+    die "$BROKER_IMAGE has no working wget for the health check"
+  log "built $BROKER_IMAGE ($(docker image inspect -f '{{.Size}}' "$BROKER_IMAGE" | awk '{printf "%.1f MB", $1/1e6}'))"
+}
+
 want "$GO_IMAGE" && build_go
 want "$RUNTIME_IMAGE" && build_runtime
 want "$POSTGRES_IMAGE" && build_postgres
 want "$JAEGER_IMAGE" && build_jaeger
+want "$BROKER_IMAGE" && build_goaws
 
 mkdir -p "$ROOT/out"
 cat >"$ROOT/out/standin.env" <<EOF
@@ -395,6 +459,7 @@ export GO_IMAGE=$GO_IMAGE
 export RUNTIME_IMAGE=$RUNTIME_IMAGE
 export POSTGRES_IMAGE=$POSTGRES_IMAGE
 export JAEGER_IMAGE=$JAEGER_IMAGE
+export BROKER_IMAGE=$BROKER_IMAGE
 EOF
 log "wrote out/standin.env:"
 grep '^export' "$ROOT/out/standin.env"
@@ -403,6 +468,7 @@ grep '^export' "$ROOT/out/standin.env"
 # uses the stand-ins too. Other lines a user keeps in .env stay as they are.
 envfile="$ROOT/.env"
 touch "$envfile"
-sed -i '/^\(GO_IMAGE\|RUNTIME_IMAGE\|POSTGRES_IMAGE\|JAEGER_IMAGE\)=/d' "$envfile"
-printf 'GO_IMAGE=%s\nRUNTIME_IMAGE=%s\nPOSTGRES_IMAGE=%s\nJAEGER_IMAGE=%s\n' "$GO_IMAGE" "$RUNTIME_IMAGE" "$POSTGRES_IMAGE" "$JAEGER_IMAGE" >>"$envfile"
+sed -i '/^\(GO_IMAGE\|RUNTIME_IMAGE\|POSTGRES_IMAGE\|JAEGER_IMAGE\|BROKER_IMAGE\)=/d' "$envfile"
+printf 'GO_IMAGE=%s\nRUNTIME_IMAGE=%s\nPOSTGRES_IMAGE=%s\nJAEGER_IMAGE=%s\nBROKER_IMAGE=%s\n' \
+  "$GO_IMAGE" "$RUNTIME_IMAGE" "$POSTGRES_IMAGE" "$JAEGER_IMAGE" "$BROKER_IMAGE" >>"$envfile"
 log "named the stand-ins in .env for docker compose"

@@ -36,15 +36,17 @@ var appServices = func() []string {
 }()
 
 // The trace store runs the Jaeger image's own user (the public image's USER,
-// which the stand-in copies), not the apps' distroless nonroot.
+// which the stand-in copies), not the apps' distroless nonroot. The broker
+// (goaws) runs as the apps' user.
 const (
 	jaegerService = "jaeger"
 	jaegerUID     = "10001"
+	brokerService = "broker"
 )
 
 // containerUsers is the uid each hardened container runs as.
 func containerUsers() map[string]string {
-	users := map[string]string{jaegerService: jaegerUID}
+	users := map[string]string{jaegerService: jaegerUID, brokerService: "65532"}
 	for _, name := range appServices {
 		users[name] = "65532"
 	}
@@ -112,8 +114,9 @@ func TestContainersComposeModel(t *testing.T) {
 		}
 		switch name {
 		case "edge":
-		case jaegerService:
-			// Its UI and metrics are for the developer at this machine.
+		case jaegerService, brokerService:
+			// Jaeger's UI and metrics, and the broker's queues (the system
+			// tests read their depth), are for this machine only.
 			for _, p := range s.Ports {
 				if m, ok := p.(map[string]any); !ok || fmt.Sprint(m["host_ip"]) != "127.0.0.1" {
 					t.Errorf("%s publishes %v beyond 127.0.0.1", name, p)

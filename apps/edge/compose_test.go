@@ -35,6 +35,13 @@ const (
 
 var jaegerPorts = []string{"127.0.0.1:16686:16686", "127.0.0.1:8889:8889"}
 
+// The SNS/SQS broker: every service that publishes or consumes a topic
+// waits for it and finds its topic or queue in the environment. Its port is
+// published on the host's loopback only, for the system tests.
+const brokerName = "broker"
+
+var brokerPorts = []string{"127.0.0.1:4100:4100"}
+
 type composeFile struct {
 	Services map[string]composeService `yaml:"services"`
 }
@@ -82,6 +89,12 @@ func TestCheckCompose(t *testing.T) {
 		{"service waits for jaeger (list)", "    depends_on: [postgres]", "    depends_on: [postgres, jaeger]", `"catalog" depends on jaeger`},
 		{"borrowed service name", "OTEL_SERVICE_NAME: orders", "OTEL_SERVICE_NAME: catalog", `"orders": environment OTEL_SERVICE_NAME = "catalog"`},
 		{"edge without a service name", "      OTEL_SERVICE_NAME: edge\n", "", `"edge": environment OTEL_SERVICE_NAME = ""`},
+		{"publisher without its topic", "      ORDER_EVENTS_TOPIC_ARN: arn:aws:sns:us-east-1:100010001000:order-events\n", "", `"orders" publishes "order-events" but has no ORDER_EVENTS_TOPIC_ARN`},
+		{"consumer without its queue", "ORDER_EVENTS_QUEUE_URL:", "ORDER_EVENTS_QUEUE:", `"shipping" consumes "order-events" but has no ORDER_EVENTS_QUEUE_URL`},
+		{"publisher not waiting for the broker", "depends_on: [catalog, broker] # orders", "depends_on: [catalog] # orders", `"orders" publishes or consumes events but does not depend on broker`},
+		{"consumer not waiting for the broker", "      broker:\n        condition: service_healthy # shipping", "      postgres:\n        condition: service_healthy", `"shipping" publishes or consumes events but does not depend on broker`},
+		{"no broker", "  broker:\n    image:", "  goaws:\n    image:", `"broker" is missing from compose`},
+		{"broker on every interface", `"127.0.0.1:${BROKER_PORT:-4100}:4100"`, `"4100:4100"`, `"broker" may publish only`},
 		{"exporting elsewhere", "OTEL_EXPORTER_OTLP_ENDPOINT: ${OTEL_EXPORTER_OTLP_ENDPOINT-http://jaeger:4318}", "OTEL_EXPORTER_OTLP_ENDPOINT: http://collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,6 +135,7 @@ func checkCompose(data []byte, services []routing.Service) []string {
 			fail("service %q: healthcheck test = %q, want %q", s.Name, testOf(c), want)
 		}
 		checkTelemetry(s.Name, c, fail)
+		checkEvents(s, c, fail)
 	}
 
 	edge, ok := cf.Services[edgeName]
@@ -152,9 +166,17 @@ func checkCompose(data []byte, services []routing.Service) []string {
 		fail("service %q must publish exactly %q (the host's loopback only), got %q", jaegerName, jaegerPorts, got)
 	}
 
+	if b, ok := cf.Services[brokerName]; !ok {
+		if len(routing.Topics(services)) > 0 {
+			fail("service %q is missing from compose: topics %v are declared", brokerName, routing.Topics(services))
+		}
+	} else if got := ports(b); len(got) > 0 && !slices.Equal(got, brokerPorts) {
+		fail("service %q may publish only %q (the host's loopback), got %q", brokerName, brokerPorts, got)
+	}
+
 	for name, c := range cf.Services {
-		if name != edgeName && name != jaegerName && len(c.Ports) > 0 {
-			fail("service %q publishes ports %q; only %s and %s may", name, ports(c), edgeName, jaegerName)
+		if name != edgeName && name != jaegerName && name != brokerName && len(c.Ports) > 0 {
+			fail("service %q publishes ports %q; only %s, %s and %s may", name, ports(c), edgeName, jaegerName, brokerName)
 		}
 		if slices.Contains(dependencies(c), jaegerName) {
 			fail("service %q depends on %s: tracing is optional, nothing may wait for the collector", name, jaegerName)
@@ -180,6 +202,26 @@ func checkTelemetry(name string, c composeService, fail func(string, ...any)) {
 	}
 	if got := e["OTEL_EXPORTER_OTLP_ENDPOINT"]; got != otlpEndpoint {
 		fail("service %q: environment OTEL_EXPORTER_OTLP_ENDPOINT = %q, want %s", name, got, otlpEndpoint)
+	}
+}
+
+// checkEvents: a service that publishes or consumes a topic finds the topic
+// ARN or its queue URL in the variable platform/routing names, and waits for
+// the broker.
+func checkEvents(s routing.Service, c composeService, fail func(string, ...any)) {
+	e := env(c)
+	for _, t := range s.Publishes {
+		if e[routing.TopicEnv(t)] == "" {
+			fail("service %q publishes %q but has no %s in its environment", s.Name, t, routing.TopicEnv(t))
+		}
+	}
+	for _, t := range s.Consumes {
+		if e[routing.QueueEnv(t)] == "" {
+			fail("service %q consumes %q but has no %s in its environment", s.Name, t, routing.QueueEnv(t))
+		}
+	}
+	if len(s.Publishes)+len(s.Consumes) > 0 && !slices.Contains(dependencies(c), brokerName) {
+		fail("service %q publishes or consumes events but does not depend on %s", s.Name, brokerName)
 	}
 }
 
@@ -289,7 +331,7 @@ func serviceNames() []string {
 func plannedServices() []routing.Service {
 	var out []routing.Service
 	for _, s := range routing.Services {
-		if s.Name == "catalog" || s.Name == "orders" || s.Name == "web" {
+		if s.Name == "catalog" || s.Name == "orders" || s.Name == "web" || s.Name == "shipping" {
 			out = append(out, s)
 		}
 	}
@@ -309,6 +351,9 @@ services:
   jaeger:
     image: jaegertracing/jaeger:2.13.0
     ports: ["127.0.0.1:16686:16686", "127.0.0.1:8889:8889"]
+  broker:
+    image: admiralpiett/goaws:v0.5.4
+    ports: ["127.0.0.1:${BROKER_PORT:-4100}:4100"]
   catalog:
     build: {context: ., dockerfile: apps/Dockerfile, args: {SERVICE: catalog}}
     environment:
@@ -325,8 +370,10 @@ services:
       OTEL_SERVICE_NAME: orders
       PORT: "8080" # orders
       CATALOG_URL: http://catalog:8080
+      ORDER_EVENTS_TOPIC_ARN: arn:aws:sns:us-east-1:100010001000:order-events
     healthcheck:
       test: ["CMD", "/usr/local/bin/orders", "healthcheck"]
+    depends_on: [catalog, broker] # orders
   web:
     environment:
       - PORT=8080
@@ -338,6 +385,17 @@ services:
     depends_on:
       catalog:
         condition: service_healthy # web
+  shipping:
+    environment:
+      <<: *otel-env
+      OTEL_SERVICE_NAME: shipping
+      PORT: "8080"
+      ORDER_EVENTS_QUEUE_URL: http://broker:4100/100010001000/shipping-order-events
+    healthcheck:
+      test: ["CMD", "/usr/local/bin/shipping", "healthcheck"]
+    depends_on:
+      broker:
+        condition: service_healthy # shipping
   edge:
     environment:
       <<: *otel-env

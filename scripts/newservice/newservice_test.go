@@ -158,6 +158,7 @@ func TestEditsUndo(t *testing.T) {
 			{declarationFile, addEntry, removeEntry, `Paths:    []string{"/api/probe", "/api/probe/*"},`, "Database: true"},
 			{composeFile, addComposeService, removeComposeService, `test: ["CMD", "/usr/local/bin/probe", "healthcheck"]`, "@postgres:5432/shop?"},
 			{workFile, addWorkLine, removeWorkLine, "\t./apps/probe\n", ""},
+			{readmeFile, addDiagramService, removeDiagramService, `edge & alb -- "/api/probe, /api/probe/*" --> probe`, `probe -- "schema probe" --> db`},
 		} {
 			orig, err := os.ReadFile(filepath.Join(repoRoot, tc.file))
 			if err != nil {
@@ -280,7 +281,7 @@ func TestNewServiceEndToEnd(t *testing.T) {
 	}
 	// The declaration validates, and the edge and compose agree with it.
 	sh(".", "go", "test", "-count=1", "./platform/routing/")
-	sh(".", "go", "test", "-count=1", "-run", "TestCompose|TestCheckCompose", "./apps/edge/")
+	sh(".", "go", "test", "-count=1", "-run", "TestCompose|TestCheckCompose|TestReadmeDiagram", "./apps/edge/")
 	check := filepath.Join(root, "apps/edge/newservice_route_test.go")
 	if err := os.WriteFile(check, []byte(edgeRouteTest), 0o644); err != nil {
 		t.Fatal(err)

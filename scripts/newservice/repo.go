@@ -32,6 +32,7 @@ const (
 	declarationFile = "platform/routing/routing.go"
 	composeFile     = "docker-compose.yml"
 	workFile        = "go.work"
+	readmeFile      = "README.md"
 	// templateApp lends a new service its go.mod requirements and go.sum:
 	// the service without a database needs what web needs (gin, platform);
 	// one with a database, what catalog needs (pgx besides).
@@ -41,7 +42,7 @@ const (
 
 // builtIn are the services the repository ships with: remove-service leaves
 // them alone.
-var builtIn = []string{"catalog", "orders", "web", "edge"}
+var builtIn = []string{"catalog", "orders", "web", "edge", "shipping"}
 
 // reserved names would collide with a path, a folder or a Compose service
 // that is not a declared service.
@@ -209,6 +210,7 @@ func (r Repo) Remove(name string) error {
 		declarationFile: removeEntry,
 		composeFile:     removeComposeService,
 		workFile:        removeWorkLine,
+		readmeFile:      removeDiagramService,
 	} {
 		old, err := os.ReadFile(filepath.Join(r.Root, file))
 		if err != nil {
@@ -261,6 +263,7 @@ func (r Repo) addEdits(spec Spec) (map[string][]byte, error) {
 		declarationFile: addEntry,
 		composeFile:     addComposeService,
 		workFile:        addWorkLine,
+		readmeFile:      addDiagramService,
 	} {
 		old, err := os.ReadFile(filepath.Join(r.Root, file))
 		if err != nil {
@@ -542,4 +545,71 @@ func addWorkLine(src []byte, spec Spec) ([]byte, error) {
 
 func removeWorkLine(src []byte, name string) ([]byte, error) {
 	return bytes.Replace(src, []byte("\t./apps/"+name+"\n"), nil, 1), nil
+}
+
+// The README's architecture diagram (a Mermaid flowchart) draws every
+// declared service: a route from the edge and the ALB, a node in the
+// services' subgraph and, with a database, its schema. apps/edge's
+// TestReadmeDiagramShowsTheDeclaration holds the diagram to the declaration.
+const (
+	diagramRoute    = "    edge & alb -- "
+	diagramServices = "    subgraph svc["
+)
+
+func diagramLines(spec Spec) (route, node, schema string) {
+	route = fmt.Sprintf("%s%q --> %s\n", diagramRoute, strings.Join(spec.Paths, ", "), spec.Name)
+	node = fmt.Sprintf("        %s[\"%s<br/>apps/%s\"]\n", spec.Name, spec.Name, spec.Name)
+	if spec.Database {
+		schema = fmt.Sprintf("    %s -- \"schema %s\" --> db\n", spec.Name, spec.Schema())
+	}
+	return route, node, schema
+}
+
+// addDiagramService adds the route after the last route line, the node at
+// the end of the services' subgraph and the schema edge after the last one.
+func addDiagramService(src []byte, spec Spec) ([]byte, error) {
+	route, node, schema := diagramLines(spec)
+	last := bytes.LastIndex(src, []byte("\n"+diagramRoute))
+	if last < 0 {
+		return nil, errors.New("the architecture diagram has no `edge & alb -- ...` route line to follow")
+	}
+	at := lineEnd(src, last+1)
+	src = slices.Concat(src[:at], []byte(route), src[at:])
+	sub := bytes.Index(src, []byte("\n"+diagramServices))
+	if sub < 0 {
+		return nil, errors.New("the architecture diagram has no `subgraph svc[...]` for the services")
+	}
+	end := bytes.Index(src[sub:], []byte("\n    end\n"))
+	if end < 0 {
+		return nil, errors.New("the architecture diagram's services subgraph has no `end`")
+	}
+	at = sub + end + 1
+	src = slices.Concat(src[:at], []byte(node), src[at:])
+	if schema != "" {
+		last := bytes.LastIndex(src, []byte(" --> db\n"))
+		if last < 0 {
+			return nil, errors.New("the architecture diagram has no `... --> db` schema line to follow")
+		}
+		at := last + len(" --> db\n")
+		src = slices.Concat(src[:at], []byte(schema), src[at:])
+	}
+	return src, nil
+}
+
+// removeDiagramService deletes the lines addDiagramService wrote, whatever
+// the paths were, since remove-service knows only the name.
+func removeDiagramService(src []byte, name string) ([]byte, error) {
+	node := fmt.Sprintf("        %s[", name)
+	schema := fmt.Sprintf("    %s -- \"schema ", name)
+	var out []byte
+	for len(src) > 0 {
+		end := lineEnd(src, 0)
+		line := string(src[:end])
+		isRoute := strings.HasPrefix(line, diagramRoute) && strings.HasSuffix(line, " --> "+name+"\n")
+		if !isRoute && !strings.HasPrefix(line, node) && !strings.HasPrefix(line, schema) {
+			out = append(out, src[:end]...)
+		}
+		src = src[end:]
+	}
+	return out, nil
 }
