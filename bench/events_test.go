@@ -42,3 +42,20 @@ func TestBrokerConfig(t *testing.T) {
 		})
 	}
 }
+
+// The bench runs the broker with Compose's own configuration: it must keep
+// a Port line the bench can move.
+func TestBrokerConfigOfCompose(t *testing.T) {
+	conf, env, err := brokerConfig(filepath.Join("..", goawsConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env != "Local" {
+		t.Errorf("environment %q, want Local (what goaws reads when told nothing)", env)
+	}
+	for _, name := range []string{shippingQueue, shippingQueue + "-dlq", "Name: order-events"} {
+		if !strings.Contains(conf, name) {
+			t.Errorf("%s does not name %s", goawsConfig, name)
+		}
+	}
+}

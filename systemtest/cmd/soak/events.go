@@ -37,11 +37,15 @@ func newBroker(endpoint string) *broker {
 	return &broker{endpoint: endpoint, sqs: sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })}
 }
 
-// depth is a queue's message counts: waiting to be received, and received
-// but neither deleted nor back (in flight).
+// depth is a queue's message counts as GetQueueAttributes reports them:
+// ApproximateNumberOfMessages (waiting; goaws counts the in-flight ones
+// there too) and ApproximateNumberOfMessagesNotVisible (received, neither
+// deleted nor back yet).
 type depth struct{ waiting, inFlight int }
 
-func (d depth) String() string { return fmt.Sprintf("%d waiting, %d in flight", d.waiting, d.inFlight) }
+func (d depth) String() string {
+	return fmt.Sprintf("ApproximateNumberOfMessages %d, NotVisible %d", d.waiting, d.inFlight)
+}
 
 func (d depth) empty() bool { return d.waiting == 0 && d.inFlight == 0 }
 
