@@ -72,6 +72,19 @@ func TestBrowserPlacesAnOrder(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read the order id: %v", err)
 	}
+	// The shipment follows the order through the order.confirmed event;
+	// the page polls for it and shows its status once it exists.
+	const shipment = `[data-testid="shipment-status"][data-status="pending"]`
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(shipment))); err != nil {
+		t.Fatalf("wait for the shipment of order %s on the page: %v", orderID, err)
+	}
+	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(shipment)))
+	if err != nil {
+		t.Fatalf("read the shipment status: %v", err)
+	}
+	if status != "Shipment: pending" {
+		t.Errorf("shipment status on the page: got %q, want %q", status, "Shipment: pending")
+	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)

@@ -1,20 +1,28 @@
-// Command shipping serves /api/shipping/*, with its data in
-// PostgreSQL schema shipping.
+// Command shipping makes a shipment for every confirmed order, from the
+// order.confirmed events it reads from its queue, and serves them under
+// /api/shipping/*, with its data in PostgreSQL schema shipping.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/fargateshop/shop/platform/config"
+	"github.com/fargateshop/shop/platform/messaging"
 	"github.com/fargateshop/shop/platform/postgres"
+	"github.com/fargateshop/shop/platform/routing"
 	"github.com/fargateshop/shop/platform/server"
 	"github.com/fargateshop/shop/platform/telemetry"
 
 	shippingpg "github.com/fargateshop/shop/apps/shipping/internal/postgres"
+	"github.com/fargateshop/shop/apps/shipping/internal/shipment"
 	"github.com/fargateshop/shop/apps/shipping/internal/web"
 )
 
@@ -26,6 +34,9 @@ type settings struct {
 	Database  config.Database
 	MaxConns  int
 	Telemetry telemetry.Settings
+	// QueueURL is the SQS queue of order events this service reads
+	// (routing.QueueEnv(routing.OrderEvents)).
+	QueueURL string
 }
 
 func loadSettings(getenv func(string) (string, bool)) (settings, error) {
@@ -34,6 +45,10 @@ func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 		Database:  e.Database(),
 		MaxConns:  e.Int("DB_MAX_CONNS", 10, 1, 1000),
 		Telemetry: telemetry.FromEnv(e, service),
+	}
+	queueEnv := routing.QueueEnv(routing.OrderEvents)
+	if e.Required(queueEnv) != "" {
+		s.QueueURL = e.URL(queueEnv, "")
 	}
 	e.Server()
 	return s, e.Err()
@@ -62,7 +77,30 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 		_ = ln.Close()
 		return err
 	}
-	return server.Serve(ctx, log, server.New(web.New(log, pool.Ping), log, version), ln)
+	awsCfg, err := messaging.LoadAWS(ctx)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+
+	store := shippingpg.New(pool)
+	shipments := shipment.New(log, store)
+	consumer := messaging.NewConsumer(sqs.NewFromConfig(awsCfg), cfg.QueueURL,
+		func(ctx context.Context, d messaging.Delivery) error { return shipments.Apply(ctx, d.Type, d.Body) },
+		log, messaging.ConsumerOptions{Topic: routing.OrderEvents})
+
+	// The consumer stops with the server and is waited for before the pool
+	// closes: a message handled while stopping is committed and deleted.
+	cctx, stopConsumer := context.WithCancel(ctx)
+	var (
+		wg          sync.WaitGroup
+		consumerErr error
+	)
+	wg.Go(func() { consumerErr = consumer.Run(cctx) })
+	err = server.Serve(ctx, log, server.New(web.New(log, store), log, version), ln)
+	stopConsumer()
+	wg.Wait()
+	return errors.Join(err, consumerErr)
 }
 
 // version is the build's version: the image build stamps it with

@@ -28,7 +28,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"001_schema"}; !slices.Equal(got, want) {
+	if want := []string{"001_schema", "002_shipments"}; !slices.Equal(got, want) {
 		t.Errorf("applied versions: got %q, want %q", got, want)
 	}
 }

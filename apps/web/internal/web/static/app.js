@@ -1,5 +1,6 @@
 // Ordering from the shop page. Browsing needs no script; this file only
-// turns each product's form into a JSON POST to /api/orders.
+// turns each product's form into a JSON POST to /api/orders, and then
+// shows the order's shipment once shipping has made it.
 //
 // Idempotency: every order attempt gets a fresh Idempotency-Key, and every
 // retry of that attempt re-sends the same key, so the orders service creates
@@ -14,6 +15,13 @@
   var BASE_DELAY_MS = 500;       // doubled each retry, plus jitter
   var MAX_RETRY_AFTER_S = 10;    // a longer Retry-After is not worth waiting for here
   var ATTEMPT_TIMEOUT_MS = 10000;
+  // Shipping makes the shipment from the order.confirmed event, moments
+  // after the order is answered: the page asks for it up to SHIPMENT_POLLS
+  // times, 0.25 s after the order and then waiting twice as long each
+  // time, at most 8 s (about 30 s in all).
+  var SHIPMENT_POLLS = 8;
+  var SHIPMENT_FIRST_DELAY_MS = 250;
+  var SHIPMENT_MAX_DELAY_MS = 8000;
 
   function newKey() {
     if (window.crypto && typeof window.crypto.randomUUID === "function") {
@@ -187,6 +195,41 @@
       box.append(t);
     }
     form.querySelector(".order-result").replaceChildren(box);
+    if (id && (!body.status || body.status === "confirmed")) {
+      trackShipment(box, id);
+    }
+  }
+
+  // trackShipment shows "Preparing shipment…" in box until the order's
+  // shipment exists, then its status. A 404 means not made yet; any other
+  // failure is retried the same way. It stops when box leaves the page (a
+  // new order replaced it).
+  async function trackShipment(box, orderId) {
+    var line = el("p", { "class": "shipment", "data-testid": "shipment-status" }, "Preparing shipment…");
+    box.append(line);
+    var delay = SHIPMENT_FIRST_DELAY_MS;
+    for (var i = 0; i < SHIPMENT_POLLS; i++) {
+      await sleep(delay);
+      delay = Math.min(delay * 2, SHIPMENT_MAX_DELAY_MS);
+      if (!line.isConnected) {
+        return;
+      }
+      try {
+        var res = await fetch("/api/shipping/shipments/" + encodeURIComponent(orderId), {
+          headers: { "Accept": "application/json, application/problem+json" },
+          credentials: "same-origin"
+        });
+        var body = await readBody(res);
+        if (res.ok && body && typeof body.status === "string") {
+          line.textContent = "Shipment: " + body.status;
+          line.dataset.status = body.status;
+          return;
+        }
+      } catch (e) {
+        // The network failed: the next poll tries again.
+      }
+    }
+    line.textContent = "Shipment: not ready yet; it will be prepared shortly.";
   }
 
   function showError(form, status, body, fallback) {
