@@ -25,7 +25,7 @@ import (
 // otlptracehttp and otlpmetrichttp: those build their requests from the
 // collector service packages of go.opentelemetry.io/proto/otlp, which also
 // hold the gRPC service stubs and so link gRPC and grpc-gateway into every
-// service that never speaks them, 5 to 7 MiB of idle memory per service
+// service that never speaks them, 2 to 7 MiB of idle memory per service
 // (docs/performance.md, "Memory: the exporters brought gRPC"). The body of
 // an OTLP/HTTP export is the ExportTraceServiceRequest or
 // ExportMetricsServiceRequest message, whose encoding is exactly that of
