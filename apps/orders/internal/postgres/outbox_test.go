@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/apps/orders/internal/outbox"
+	"github.com/fargateshop/shop/apps/orders/internal/postgres"
 	"github.com/fargateshop/shop/platform/events"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/routing"
@@ -119,5 +121,68 @@ func TestNoEventForAnOrderThatIsNotConfirmed(t *testing.T) {
 
 	if n := count(t, pool, `SELECT count(*) FROM orders.outbox`); n != 0 {
 		t.Errorf("%d events for pending, refused and failed orders, want 0", n)
+	}
+}
+
+// confirmOrder confirms a new order under key and returns its event.
+func confirmOrder(t *testing.T, s *postgres.Store, key string) outbox.Event {
+	t.Helper()
+	c := begin(t, s, key, time.Minute)
+	ev := confirmedEvent(t, reserved(t, s, c.Order.ID))
+	if err := s.Confirm(context.Background(), c, []byte(`{}`), ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func TestDeleteSentKeepsRecentAndUnsentEvents(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	ctx := context.Background()
+	var old []uuid.UUID
+	for i := range 3 {
+		old = append(old, confirmOrder(t, s, fmt.Sprint("old", i)).ID)
+	}
+	recent := confirmOrder(t, s, "recent").ID
+	unsent := confirmOrder(t, s, "unsent").ID
+	// Moved, not waited for: three were sent two days ago, one just now.
+	if _, err := pool.Exec(ctx, `UPDATE orders.outbox SET sent_at = now() - interval '2 days' WHERE id = ANY($1::uuid[])`,
+		[]string{old[0].String(), old[1].String(), old[2].String()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE orders.outbox SET sent_at = now() WHERE id = $1`, recent); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, want := range []int64{2, 1, 0} { // limit 2: a batch at a time
+		if n, err := s.DeleteSent(ctx, 24*time.Hour, 2); err != nil || n != want {
+			t.Fatalf("DeleteSent = %d, %v; want %d", n, err, want)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM orders.outbox WHERE id = ANY($1::uuid[])`,
+		[]string{recent.String(), unsent.String()}); n != 2 {
+		t.Errorf("%d of the recent and the unsent events left, want both", n)
+	}
+}
+
+func TestBacklogCountsUnsentEvents(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	ctx := context.Background()
+	if b, err := s.Backlog(ctx); err != nil || b != (outbox.Backlog{}) {
+		t.Errorf("empty outbox: %+v, %v; want zero", b, err)
+	}
+	first := confirmOrder(t, s, "first").ID
+	confirmOrder(t, s, "second")
+	sent := confirmOrder(t, s, "sent").ID
+	if _, err := pool.Exec(ctx, `UPDATE orders.outbox SET created_at = now() - interval '1 minute' WHERE id = $1`, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE orders.outbox SET sent_at = now(), created_at = now() - interval '1 hour' WHERE id = $1`, sent); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Backlog(ctx)
+	if err != nil || b.Unsent != 2 || b.Oldest < time.Minute || b.Oldest > 2*time.Minute {
+		t.Errorf("Backlog = %+v, %v; want 2 unsent, the oldest about a minute old", b, err)
 	}
 }
