@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -19,93 +15,24 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fargateshop/shop/platform/messaging"
+	"github.com/fargateshop/shop/platform/messaging/messagingtest"
 	"github.com/fargateshop/shop/platform/oteltest"
 )
 
 const topicARN = "arn:aws:sns:eu-west-1:123456789012:order-events"
 
-// published is one Publish call as the fake SNS received it.
-type published struct {
-	topicARN string
-	message  string
-	// attrs maps each message attribute's name to "DataType=StringValue".
-	attrs map[string]string
-}
-
-// fakeSNS speaks the SNS Query protocol the SDK uses: a form-encoded POST
-// with Action=Publish&Version=2010-03-31, answered with XML
-// (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html; errors
-// as in https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html).
-// A Publish to a topic other than topicARN is answered NotFound, as SNS
-// answers a topic that does not exist.
-type fakeSNS struct {
-	mu   sync.Mutex
-	sent []published
-}
-
-func (f *fakeSNS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
-		http.Error(w, "want a form POST", http.StatusBadRequest)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if r.PostForm.Get("Action") != "Publish" || r.PostForm.Get("Version") != "2010-03-31" {
-		http.Error(w, "unexpected action "+r.PostForm.Get("Action"), http.StatusBadRequest)
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	p := published{topicARN: r.PostForm.Get("TopicArn"), message: r.PostForm.Get("Message"), attrs: entries(r.PostForm)}
-	if p.topicARN != topicARN {
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>`+
-			`<Code>NotFound</Code><Message>Topic does not exist</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`)
-		return
-	}
-	f.mu.Lock()
-	f.sent = append(f.sent, p)
-	n := len(f.sent)
-	f.mu.Unlock()
-	fmt.Fprintf(w, `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>`+
-		`<MessageId>m-%d</MessageId></PublishResult><ResponseMetadata><RequestId>r-%d</RequestId>`+
-		`</ResponseMetadata></PublishResponse>`, n, n)
-}
-
-// entries decodes MessageAttributes.entry.N.{Name,Value.DataType,Value.StringValue}.
-func entries(form url.Values) map[string]string {
-	attrs := map[string]string{}
-	for i := 1; ; i++ {
-		prefix := fmt.Sprintf("MessageAttributes.entry.%d.", i)
-		name := form.Get(prefix + "Name")
-		if name == "" {
-			return attrs
-		}
-		attrs[name] = form.Get(prefix+"Value.DataType") + "=" + form.Get(prefix+"Value.StringValue")
-	}
-}
-
-func (f *fakeSNS) published() []published {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]published(nil), f.sent...)
-}
-
-func newClient(t *testing.T, h http.Handler) *sns.Client {
+func newClient(t *testing.T, fake *messagingtest.SNS) *sns.Client {
 	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
 	return sns.New(sns.Options{
 		Region:       "eu-west-1",
-		BaseEndpoint: &srv.URL,
+		BaseEndpoint: &fake.URL,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 	})
 }
 
 func TestPublishSendsBodyTypeAndTraceContext(t *testing.T) {
 	rec := oteltest.Install(t)
-	fake := &fakeSNS{}
+	fake := messagingtest.NewSNS(t, topicARN)
 	p := messaging.NewPublisher(newClient(t, fake), topicARN)
 
 	ctx, parent := otel.Tracer("test").Start(context.Background(), "confirm order")
@@ -115,16 +42,16 @@ func TestPublishSendsBodyTypeAndTraceContext(t *testing.T) {
 	}
 	parent.End()
 
-	sent := fake.published()
+	sent := fake.Published()
 	if len(sent) != 1 {
 		t.Fatalf("got %d messages, want 1", len(sent))
 	}
 	got := sent[0]
-	if got.topicARN != topicARN || got.message != body {
-		t.Errorf("got topic %q body %q, want %q %q", got.topicARN, got.message, topicARN, body)
+	if got.TopicARN != topicARN || got.Message != body {
+		t.Errorf("got topic %q body %q, want %q %q", got.TopicARN, got.Message, topicARN, body)
 	}
-	if got.attrs[messaging.AttrEventType] != "String=order.confirmed" {
-		t.Errorf("event_type = %q, want String=order.confirmed", got.attrs[messaging.AttrEventType])
+	if got.Attributes[messaging.AttrEventType] != "String=order.confirmed" {
+		t.Errorf("event_type = %q, want String=order.confirmed", got.Attributes[messaging.AttrEventType])
 	}
 
 	spans := rec.Named("publish order-events")
@@ -138,8 +65,8 @@ func TestPublishSendsBodyTypeAndTraceContext(t *testing.T) {
 	// The consumer's parent is the producer span, in the same trace.
 	sc := span.SpanContext()
 	want := fmt.Sprintf("String=00-%s-%s-01", sc.TraceID(), sc.SpanID())
-	if got.attrs[messaging.AttrTraceparent] != want {
-		t.Errorf("traceparent = %q, want %q", got.attrs[messaging.AttrTraceparent], want)
+	if got.Attributes[messaging.AttrTraceparent] != want {
+		t.Errorf("traceparent = %q, want %q", got.Attributes[messaging.AttrTraceparent], want)
 	}
 	for attr, want := range map[string]string{
 		"messaging.system":           "aws.sns",
@@ -155,7 +82,7 @@ func TestPublishSendsBodyTypeAndTraceContext(t *testing.T) {
 
 func TestPublishCarriesARemoteParentsTraceState(t *testing.T) {
 	oteltest.Install(t)
-	fake := &fakeSNS{}
+	fake := messagingtest.NewSNS(t, topicARN)
 	p := messaging.NewPublisher(newClient(t, fake), topicARN)
 	// What the relay does: the context stored with the event is the parent.
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -166,11 +93,11 @@ func TestPublishCarriesARemoteParentsTraceState(t *testing.T) {
 	if err := p.Publish(ctx, messaging.Message{ID: "e-2", Type: "order.confirmed", Body: []byte("{}")}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
-	sent := fake.published()
+	sent := fake.Published()
 	if len(sent) != 1 {
 		t.Fatalf("got %d messages, want 1", len(sent))
 	}
-	attrs := sent[0].attrs
+	attrs := sent[0].Attributes
 	if tp := attrs[messaging.AttrTraceparent]; !strings.HasPrefix(tp, "String=00-"+traceID+"-") || strings.Contains(tp, "00f067aa0ba902b7") {
 		t.Errorf("traceparent = %q, want trace %s with the producer span's id", tp, traceID)
 	}
@@ -181,7 +108,7 @@ func TestPublishCarriesARemoteParentsTraceState(t *testing.T) {
 
 func TestPublishReturnsTheSDKError(t *testing.T) {
 	rec := oteltest.Install(t)
-	fake := &fakeSNS{}
+	fake := messagingtest.NewSNS(t, topicARN)
 	p := messaging.NewPublisher(newClient(t, fake), "arn:aws:sns:eu-west-1:123456789012:no-such-topic")
 	err := p.Publish(context.Background(), messaging.Message{ID: "e-3", Type: "order.confirmed", Body: []byte("{}")})
 	var notFound *types.NotFoundException
@@ -191,7 +118,7 @@ func TestPublishReturnsTheSDKError(t *testing.T) {
 	if !strings.Contains(err.Error(), "e-3") || !strings.Contains(err.Error(), "no-such-topic") {
 		t.Errorf("error %q should name the event and the topic", err)
 	}
-	if n := len(fake.published()); n != 0 {
+	if n := len(fake.Published()); n != 0 {
 		t.Errorf("fake recorded %d messages, want 0", n)
 	}
 	spans := rec.Named("publish no-such-topic")
