@@ -17,10 +17,13 @@ import (
 )
 
 // Result is what became of one claimed event: Err nil means it was
-// published; otherwise it is retried no sooner than RetryIn from now.
+// published; otherwise it is retried no sooner than RetryIn from now,
+// unless Untried: the relay stopped before the publication could end, and
+// the row stays as it was.
 type Result struct {
 	Err     error
 	RetryIn time.Duration
+	Untried bool
 }
 
 // Backlog is the state of the unsent rows.
@@ -33,9 +36,10 @@ type Backlog struct {
 // Store is the outbox storage the relay needs.
 type Store interface {
 	// RelayDue claims up to limit unsent events that are due, oldest
-	// first, skipping those another relay holds; hands them to send; and
-	// records each Result (sent, or a failed attempt and its next time)
-	// in the same transaction. It returns how many it claimed.
+	// first, skipping those another relay holds; hands them to send with
+	// ctx; and records each Result (sent, or a failed attempt and its next
+	// time) in the same transaction, even when ctx ends during send. It
+	// returns how many it claimed.
 	RelayDue(ctx context.Context, limit int, send func(context.Context, []Event) []Result) (int, error)
 	// DeleteSent deletes up to limit events sent more than olderThan ago.
 	DeleteSent(ctx context.Context, olderThan time.Duration, limit int) (int64, error)
@@ -78,6 +82,9 @@ const (
 	// to 30 s, with jitter so that rows failed together spread out.
 	firstBackoff = 500 * time.Millisecond
 	maxBackoff   = 30 * time.Second
+	// maxPause caps the relay's own backoff while nothing gets through,
+	// short so that events flow again soon after the outage.
+	maxPause = 5 * time.Second
 
 	// The retention sweep runs once a minute, deleting at most sweepBatch
 	// rows per statement so that it never holds many locks for long.
@@ -132,11 +139,13 @@ func NewRelay(log *slog.Logger, store Store, publishers map[string]Publisher, cf
 }
 
 // Run relays until ctx is done: a round, then another at once if the
-// round was full, else after cfg.Idle; once a minute it deletes expired
+// round was full, else after cfg.Idle (longer while rounds fail, see
+// pause); once a minute it deletes expired
 // sent rows. It also reports the backlog as the gauges
 // shop.outbox.unsent and shop.outbox.oldest_unsent_age while it runs.
-// An in-flight round is abandoned on cancellation: its transaction rolls
-// back and its rows are published again by whichever relay runs next.
+// On cancellation the round in flight ends its publications at once and
+// records what it knows: the events that went out are marked sent, the
+// others are left as they were, for whichever relay runs next.
 func (r *Relay) Run(ctx context.Context) {
 	if reg, err := r.observeBacklog(); err != nil {
 		r.log.WarnContext(ctx, "outbox backlog gauges", "error", err.Error())
@@ -149,14 +158,17 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 	idle := time.NewTimer(0)
 	defer idle.Stop()
-	var lastSweep time.Time
+	var (
+		lastSweep time.Time
+		down      int
+	)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-idle.C:
 		}
-		claimed, err := r.Once(ctx)
+		claimed, failed, err := r.round(ctx)
 		if err != nil && ctx.Err() == nil {
 			r.log.WarnContext(ctx, "outbox relay", "error", err.Error())
 		}
@@ -164,17 +176,48 @@ func (r *Relay) Run(ctx context.Context) {
 			lastSweep = time.Now()
 			r.sweep(ctx)
 		}
-		if claimed == r.cfg.Batch && err == nil {
-			idle.Reset(0)
-		} else {
-			idle.Reset(r.cfg.Idle)
-		}
+		idle.Reset(r.pause(claimed, failed, err, &down))
 	}
 }
 
 // Once relays one batch and returns how many events it claimed.
 func (r *Relay) Once(ctx context.Context) (int, error) {
-	return r.store.RelayDue(ctx, r.cfg.Batch, r.publishAll)
+	claimed, _, err := r.round(ctx)
+	return claimed, err
+}
+
+// round relays one batch and returns how many events it claimed and how
+// many of those it failed to publish.
+func (r *Relay) round(ctx context.Context) (claimed, failed int, err error) {
+	claimed, err = r.store.RelayDue(ctx, r.cfg.Batch, func(ctx context.Context, evs []Event) []Result {
+		results := r.publishAll(ctx, evs)
+		for _, res := range results {
+			if res.Err != nil {
+				failed++
+			}
+		}
+		return results
+	})
+	return claimed, failed, err
+}
+
+// pause returns the wait before the next round, after one that claimed
+// claimed events, failed to publish failed of them and ended with err.
+// down counts the rounds in a row that got nothing through: the broker or
+// the database is down, so the relay backs off as a whole (up to
+// maxPause) instead of trying the next due rows every Idle.
+func (r *Relay) pause(claimed, failed int, err error, down *int) time.Duration {
+	switch {
+	case err != nil || (claimed > 0 && failed == claimed):
+		*down++
+		return min(backoff(*down, r.jitter()), maxPause)
+	case claimed == r.cfg.Batch:
+		*down = 0
+		return 0 // a backlog: carry on
+	default:
+		*down = 0
+		return r.cfg.Idle
+	}
 }
 
 // publishAll publishes events, at most cfg.Parallel at a time.
@@ -208,9 +251,8 @@ func (r *Relay) publish(ctx context.Context, e Event) Result {
 		return Result{}
 	}
 	if ctx.Err() != nil {
-		// The relay is stopping: not the broker's failure. The round's
-		// transaction rolls back and the row stays as it was.
-		return Result{Err: err}
+		// The relay is stopping: not the broker's failure.
+		return Result{Err: err, Untried: true}
 	}
 	published.Add(ctx, 1, outcome("failed"))
 	attempts := e.Attempts + 1

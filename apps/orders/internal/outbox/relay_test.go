@@ -289,19 +289,23 @@ func TestFailedPublishBacksOffThenSucceeds(t *testing.T) {
 }
 
 // TestRelayStopsOnCancel: cancelling Run while a publication hangs ends
-// Run, and the abandoned round leaves the row as it was (no failed
-// attempt recorded: stopping is not the broker failing) for the next
-// relay. While it runs, the unsent gauge counts the row.
+// Run; the round records the publication that went out and leaves the
+// hung one's row as it was (no failed attempt: stopping is not the broker
+// failing), released for the next relay. While it runs, the unsent gauge
+// counts the rows.
 func TestRelayStopsOnCancel(t *testing.T) {
 	oteltest.Install(t)
 	s, pool := newStore(t)
 	ctx := context.Background()
-	id := confirmOrders(t, ctx, s, 1)[0]
+	ids := confirmOrders(t, ctx, s, 2)
+	sent, hangs := ids[0], ids[1]
 
 	called := make(chan struct{})
-	var once sync.Once
-	hung := newFake(func(ctx context.Context, _ messaging.Message) error {
-		once.Do(func() { close(called) })
+	hung := newFake(func(ctx context.Context, m messaging.Message) error {
+		if m.ID != hangs {
+			return nil
+		}
+		close(called)
 		<-ctx.Done()
 		return ctx.Err()
 	})
@@ -312,8 +316,8 @@ func TestRelayStopsOnCancel(t *testing.T) {
 		close(done)
 	}()
 	<-called
-	if got := gauge(t, "shop.outbox.unsent"); got != 1 {
-		t.Errorf("shop.outbox.unsent = %d, want 1", got)
+	if got := gauge(t, "shop.outbox.unsent"); got != 2 {
+		t.Errorf("shop.outbox.unsent = %d, want 2", got)
 	}
 	stop()
 	select {
@@ -321,14 +325,17 @@ func TestRelayStopsOnCancel(t *testing.T) {
 	case <-time.After(hangGuard):
 		t.Fatalf("Run still running %s after its context was cancelled", hangGuard)
 	}
+	if n := count(t, pool, `SELECT count(*) FROM orders.outbox WHERE id = $1 AND sent_at IS NOT NULL`, sent); n != 1 {
+		t.Errorf("the event published before the stop is not marked sent")
+	}
 	if n := count(t, pool, `SELECT count(*) FROM orders.outbox
-		WHERE id = $1 AND sent_at IS NULL AND attempts = 0 AND last_error IS NULL AND next_attempt_at <= now()`, id); n != 1 {
+		WHERE id = $1 AND sent_at IS NULL AND attempts = 0 AND last_error IS NULL AND next_attempt_at <= now()`, hangs); n != 1 {
 		t.Errorf("the abandoned row changed; want it unsent, untried and due")
 	}
 
 	next := newFake(nil)
-	if claimed, err := relay(nil, s, next, outbox.Config{}).Once(ctx); err != nil || claimed != 1 || next.published()[id] != 1 {
-		t.Errorf("next relay: claimed %d, %v, published %v; want the event once", claimed, err, next.published())
+	if claimed, err := relay(nil, s, next, outbox.Config{}).Once(ctx); err != nil || claimed != 1 || next.published()[hangs] != 1 {
+		t.Errorf("next relay: claimed %d, %v, published %v; want the abandoned event once", claimed, err, next.published())
 	}
 }
 

@@ -20,13 +20,25 @@ func eventArgs(e outbox.Event) []any {
 	return []any{e.ID, e.OrderID, e.Topic, e.Type, e.Body, e.Traceparent, e.Tracestate}
 }
 
+// relayTimeout bounds a relay round's transaction, which is not cancelled
+// with the relay: long enough for any publication, short of forever.
+const relayTimeout = time.Minute
+
 // RelayDue claims up to limit due, unsent events, oldest due first, hands
 // them to send and records what send reports, in one transaction. FOR
 // UPDATE SKIP LOCKED keeps the rows one relay holds from every other until
 // it commits (then they are sent, or not due yet) or rolls back (then they
 // are due again). A crash after the publish and before the commit
-// publishes them again: at least once.
+// publishes them again: at least once. The transaction outlives ctx (only
+// send sees it), so a relay that stops mid-round still records the
+// publications that went out, and releases its rows at once.
 func (s *Store) RelayDue(ctx context.Context, limit int, send func(context.Context, []outbox.Event) []outbox.Result) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	sendCtx := ctx
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), relayTimeout)
+	defer cancel()
 	var claimed int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
@@ -49,11 +61,14 @@ func (s *Store) RelayDue(ctx context.Context, limit int, send func(context.Conte
 		}
 		claimed = len(evs)
 
-		results := send(ctx, evs)
+		results := send(sendCtx, evs)
 		var sent, failed, reasons []string
 		var waits []int64
 		for i, res := range results {
-			if res.Err == nil {
+			switch {
+			case res.Untried:
+				continue
+			case res.Err == nil:
 				sent = append(sent, evs[i].ID.String())
 				continue
 			}
