@@ -31,7 +31,7 @@ import (
 // waits it out.
 const hangGuard = 30 * time.Second
 
-func newStore(t *testing.T) (*postgres.Store, *platformpg.Pool) {
+func newStore(t testing.TB) (*postgres.Store, *platformpg.Pool) {
 	t.Helper()
 	pool := postgrestest.NewPool(t, postgres.Migrate)
 	return postgres.New(pool), pool
