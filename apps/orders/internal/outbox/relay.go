@@ -61,22 +61,21 @@ type Config struct {
 	// confirm → publish far below a second, for one cheap index scan of
 	// the partial outbox_unsent index per replica per interval.
 	Idle time.Duration
-	// Parallel bounds the publications in flight in one round.
-	Parallel int
 	// PublishTimeout bounds one publication (with the SDK's own retries).
 	// The claimed rows stay locked meanwhile, so it is short.
 	PublishTimeout time.Duration
-	// Retention is how long sent rows are kept (to answer "was it
-	// published, when?") before the relay deletes them.
-	Retention time.Duration
 }
 
 const (
 	defaultBatch          = 50
 	defaultIdle           = 100 * time.Millisecond
-	defaultParallel       = 16
 	defaultPublishTimeout = 5 * time.Second
-	defaultRetention      = 24 * time.Hour
+
+	// parallel bounds the publications in flight in one round.
+	parallel = 16
+	// retention is how long sent rows are kept (to answer "was it
+	// published, when?") before the relay deletes them.
+	retention = 24 * time.Hour
 
 	// A failed event is retried after backoff(attempts): 500 ms doubling
 	// to 30 s, with jitter so that rows failed together spread out.
@@ -126,23 +125,17 @@ func NewRelay(log *slog.Logger, store Store, publishers map[string]Publisher, cf
 	if cfg.Idle <= 0 {
 		cfg.Idle = defaultIdle
 	}
-	if cfg.Parallel <= 0 {
-		cfg.Parallel = defaultParallel
-	}
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = defaultPublishTimeout
-	}
-	if cfg.Retention <= 0 {
-		cfg.Retention = defaultRetention
 	}
 	return &Relay{log: log, store: store, publishers: publishers, cfg: cfg, jitter: rand.Float64}
 }
 
 // Run relays until ctx is done: a round, then another at once if the
 // round was full, else after cfg.Idle (longer while rounds fail, see
-// pause); once a minute it deletes expired
-// sent rows. It also reports the backlog as the gauges
-// shop.outbox.unsent and shop.outbox.oldest_unsent_age while it runs.
+// pause); once a minute it deletes the sent rows past retention. It also
+// reports the backlog as the gauges shop.outbox.unsent and
+// shop.outbox.oldest_unsent_age while it runs.
 // On cancellation the round in flight ends its publications at once and
 // records what it knows: the events that went out are marked sent, the
 // others are left as they were, for whichever relay runs next.
@@ -220,10 +213,10 @@ func (r *Relay) pause(claimed, failed int, err error, down *int) time.Duration {
 	}
 }
 
-// publishAll publishes events, at most cfg.Parallel at a time.
+// publishAll publishes events, at most parallel at a time.
 func (r *Relay) publishAll(ctx context.Context, evs []Event) []Result {
 	results := make([]Result, len(evs))
-	sem := make(chan struct{}, r.cfg.Parallel)
+	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i, e := range evs {
 		sem <- struct{}{}
@@ -295,7 +288,7 @@ func backoff(attempts int, jitter float64) time.Duration {
 func (r *Relay) sweep(ctx context.Context) {
 	var total int64
 	for {
-		n, err := r.store.DeleteSent(ctx, r.cfg.Retention, sweepBatch)
+		n, err := r.store.DeleteSent(ctx, retention, sweepBatch)
 		total += n
 		if err != nil {
 			if ctx.Err() == nil {
