@@ -66,9 +66,9 @@ func OrderConfirmed(ctx context.Context, o order.Order, at time.Time) (Event, er
 		Traceparent: carrier.Get(messaging.AttrTraceparent), Tracestate: carrier.Get(messaging.AttrTracestate)}, nil
 }
 
-// context returns ctx carrying e's stored trace context as the remote
+// traceContext returns ctx carrying e's stored trace context as the remote
 // parent of what is done with e.
-func (e Event) context(ctx context.Context) context.Context {
+func (e Event) traceContext(ctx context.Context) context.Context {
 	return otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier{
 		messaging.AttrTraceparent: e.Traceparent,
 		messaging.AttrTracestate:  e.Tracestate,

@@ -235,7 +235,7 @@ func (r *Relay) publish(ctx context.Context, e Event) Result {
 	if !ok {
 		err = fmt.Errorf("no publisher for topic %q", e.Topic)
 	} else {
-		pctx, cancel := context.WithTimeout(e.context(ctx), r.cfg.PublishTimeout)
+		pctx, cancel := context.WithTimeout(e.traceContext(ctx), r.cfg.PublishTimeout)
 		err = p.Publish(pctx, messaging.Message{ID: e.ID.String(), Type: e.Type, Body: e.Body})
 		cancel()
 	}
