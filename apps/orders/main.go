@@ -4,16 +4,22 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
 	"github.com/fargateshop/shop/apps/orders/internal/catalog"
+	"github.com/fargateshop/shop/apps/orders/internal/outbox"
 	"github.com/fargateshop/shop/apps/orders/internal/postgres"
 	"github.com/fargateshop/shop/apps/orders/internal/reconcile"
 	"github.com/fargateshop/shop/apps/orders/internal/web"
 	"github.com/fargateshop/shop/platform/config"
+	"github.com/fargateshop/shop/platform/messaging"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/routing"
 	"github.com/fargateshop/shop/platform/server"
@@ -30,7 +36,10 @@ type settings struct {
 	maxConns          int
 	reconcileInterval time.Duration
 	lease             time.Duration
-	telemetry         telemetry.Settings
+	// orderEventsTopic is the ARN of the SNS topic order events go to;
+	// empty, events stay in the outbox (see newRelay).
+	orderEventsTopic string
+	telemetry        telemetry.Settings
 }
 
 func loadSettings(getenv func(string) (string, bool)) (settings, error) {
@@ -41,7 +50,12 @@ func loadSettings(getenv func(string) (string, bool)) (settings, error) {
 		maxConns:          e.Int("DB_MAX_CONNS", 10, 1, 200),
 		reconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
 		lease:             e.DurationAtLeast("ORDER_LEASE", defaultLease, minLease),
+		orderEventsTopic:  e.String(routing.TopicEnv(routing.OrderEvents), ""),
 		telemetry:         telemetry.FromEnv(e, service),
+	}
+	if t := s.orderEventsTopic; t != "" && !strings.HasPrefix(t, "arn:") {
+		e.Fail("%s must be an SNS topic ARN (arn:aws:sns:<region>:<account>:%s), got %q",
+			routing.TopicEnv(routing.OrderEvents), routing.OrderEvents, t)
 	}
 	e.Server()
 	return s, e.Err()
@@ -77,14 +91,44 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	cat := catalog.New(cfg.catalogURL, log)
 	handler := web.NewHandler(log, store, cat, web.Config{Lease: cfg.lease})
 
-	rctx, stopReconciler := context.WithCancel(ctx)
+	relay, err := newRelay(ctx, log, store, cfg.orderEventsTopic)
+	if err != nil {
+		return err
+	}
+
+	bctx, stopBackground := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { reconcile.New(log, store, cat, cfg.lease).Run(rctx, cfg.reconcileInterval) })
+	wg.Go(func() { reconcile.New(log, store, cat, cfg.lease).Run(bctx, cfg.reconcileInterval) })
+	if relay != nil {
+		wg.Go(func() { relay.Run(bctx) })
+	}
 
 	err = server.Serve(ctx, log, server.New(handler, log, version), ln)
-	stopReconciler()
+	stopBackground()
 	wg.Wait() // before the pool closes
 	return err
+}
+
+// newRelay returns the outbox relay publishing order events to the SNS
+// topic topicARN, through the SDK's configuration from the environment
+// (AWS_ENDPOINT_URL_SNS or AWS_ENDPOINT_URL selects a local broker).
+//
+// Without a topic it returns nil, and says so: orders still confirms
+// orders and writes their events to orders.outbox, where they wait, none
+// lost, until an orders process with a topic publishes them. That is how
+// `make run` on a laptop without a broker behaves.
+func newRelay(ctx context.Context, log *slog.Logger, store *postgres.Store, topicARN string) (*outbox.Relay, error) {
+	if topicARN == "" {
+		log.WarnContext(ctx, "order events are not published: "+routing.TopicEnv(routing.OrderEvents)+
+			" is not set; they stay in orders.outbox until orders runs with it")
+		return nil, nil
+	}
+	awsCfg, err := messaging.LoadAWS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("order events (%s is set): %w", routing.TopicEnv(routing.OrderEvents), err)
+	}
+	pub := messaging.NewPublisher(sns.NewFromConfig(awsCfg), topicARN)
+	return outbox.NewRelay(log, store, map[string]outbox.Publisher{routing.OrderEvents: pub}, outbox.Config{}), nil
 }
 
 // version is the build's version: the image build stamps it with

@@ -81,9 +81,10 @@ type ConsumerOptions struct {
 	// Workers is how many receive loops run at once; each handles the up
 	// to 10 messages of one receive concurrently. Default 2.
 	Workers int
-	// HandlerTimeout bounds one handler call; default 30 s. The queue's
-	// visibility timeout must exceed it, or a slow delivery is handed to
-	// another worker while it still runs.
+	// HandlerTimeout bounds one handler call; default 15 s. The queue's
+	// visibility timeout (30 s) must exceed it and the delete that follows
+	// (settleTimeout), or a slow delivery is handed to another worker while
+	// it still runs.
 	HandlerTimeout time.Duration
 	// RetryBase and RetryMax shape how long a failed message stays hidden
 	// before its next delivery: RetryBase doubled per earlier receive,
@@ -100,7 +101,7 @@ func (o ConsumerOptions) withDefaults(queueURL string) ConsumerOptions {
 	if o.Topic == "" {
 		o.Topic = queueName(queueURL)
 	}
-	setDefault(&o.HandlerTimeout, 30*time.Second)
+	setDefault(&o.HandlerTimeout, 15*time.Second)
 	setDefault(&o.RetryBase, 2*time.Second)
 	setDefault(&o.RetryMax, 2*time.Minute)
 	setDefault(&o.ReceiveBase, time.Second)
@@ -167,12 +168,45 @@ type Consumer struct {
 	handle   Handler
 	log      *slog.Logger
 	opts     ConsumerOptions
+
+	mu       sync.Mutex
+	attempts map[string]int // failed deliveries seen here, by message id
+}
+
+// maxTracked bounds the attempts map; past it the map starts again empty,
+// which only shortens the next backoffs.
+const maxTracked = 10_000
+
+// attempt is which delivery of m this is: SQS's ApproximateReceiveCount,
+// or one more than the failures this consumer saw of it when that is
+// higher (a broker that does not count receives, as goaws does not, still
+// gets growing backoffs).
+func (c *Consumer) attempt(d Delivery) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(d.ReceiveCount, c.attempts[d.MessageID]+1)
+}
+
+// failed records a failed delivery of id; done forgets it.
+func (c *Consumer) failed(id string, attempt int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.attempts) >= maxTracked {
+		clear(c.attempts)
+	}
+	c.attempts[id] = attempt
+}
+
+func (c *Consumer) done(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.attempts, id)
 }
 
 // NewConsumer returns a Consumer of the queue at queueURL.
 func NewConsumer(c *sqs.Client, queueURL string, h Handler, log *slog.Logger, o ConsumerOptions) *Consumer {
 	o = o.withDefaults(queueURL)
-	return &Consumer{client: c, queueURL: queueURL, handle: h, log: log.With("topic", o.Topic), opts: o}
+	return &Consumer{client: c, queueURL: queueURL, handle: h, log: log.With("topic", o.Topic), opts: o, attempts: map[string]int{}}
 }
 
 // Run receives and handles messages until ctx is cancelled, then waits for
@@ -257,6 +291,9 @@ func (c *Consumer) process(ctx context.Context, m types.Message) {
 	cancel()
 
 	outcome := Handled
+	if err == nil || IsPermanent(err) {
+		c.done(d.MessageID)
+	}
 	switch {
 	case err == nil:
 		if err := c.settle(ctx, m, -1); err != nil {
@@ -271,7 +308,9 @@ func (c *Consumer) process(ctx context.Context, m types.Message) {
 		}
 	default:
 		outcome = Retry
-		wait := backoff(c.opts.RetryBase, c.opts.RetryMax, d.ReceiveCount)
+		attempt := c.attempt(d)
+		c.failed(d.MessageID, attempt)
+		wait := backoff(c.opts.RetryBase, c.opts.RetryMax, attempt)
 		log.WarnContext(ctx, "message failed; it is delivered again later", "error", err.Error(), "retry_in", wait.String())
 		if err := c.settle(ctx, m, wait); err != nil {
 			// It comes back when the queue's visibility timeout ends.

@@ -87,6 +87,32 @@ func TestConsumerSettlesByOutcome(t *testing.T) {
 	}
 }
 
+// TestConsumerBackoffGrowsWithoutAReceiveCount: a broker that hands every
+// delivery out with ApproximateReceiveCount 1 (goaws) still gets growing
+// delays, from the failures the consumer saw itself; a success forgets them.
+func TestConsumerBackoffGrowsWithoutAReceiveCount(t *testing.T) {
+	f := messagingtest.NewSQS(t, queueURL)
+	fail := true
+	start(t, f, func(ctx context.Context, d Delivery) error {
+		if fail {
+			return errors.New("database unavailable")
+		}
+		return nil
+	}, ConsumerOptions{Workers: 1, RetryBase: 2 * time.Second, RetryMax: 60 * time.Second})
+	want := []string{"visibility rh-m1 2", "visibility rh-m1 4", "visibility rh-m1 8"}
+	for i := range want {
+		f.Add(messagingtest.Message{ID: "m1", Body: "{}", ReceiveCount: 1})
+		f.Await(i + 1)
+	}
+	if got := f.Log(); !slices.Equal(got, want) {
+		t.Fatalf("log: got %q, want %q", got, want)
+	}
+	f.Add(messagingtest.Message{ID: "m2", Body: "{}", ReceiveCount: 1})
+	if got := f.Await(4)[3]; got != "visibility rh-m2 2" {
+		t.Errorf("another message: got %q, want its own first delay", got)
+	}
+}
+
 func TestConsumerReceivesAsDocumented(t *testing.T) {
 	f := messagingtest.NewSQS(t, queueURL)
 	f.Add(messagingtest.Message{ID: "m1", Body: "hello", ReceiveCount: 3,

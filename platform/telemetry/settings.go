@@ -92,6 +92,7 @@ func FromEnv(e *config.Env, service string) Settings {
 	disabled := e.OneOf("OTEL_SDK_DISABLED", "false", "true", "false") == "true"
 	base := optionalURL(e, "OTEL_EXPORTER_OTLP_ENDPOINT")
 	e.OneOf("OTEL_EXPORTER_OTLP_PROTOCOL", protocol, protocol)
+	unsupported(e, "")
 	s.TracesURL = signalURL(e, "TRACES", base, "/v1/traces")
 	s.MetricsURL = signalURL(e, "METRICS", base, "/v1/metrics")
 	if disabled {
@@ -104,6 +105,7 @@ func FromEnv(e *config.Env, service string) Settings {
 // signal path, else nowhere; or nowhere when its exporter is none.
 func signalURL(e *config.Env, signal, base, path string) string {
 	exporter := e.OneOf("OTEL_"+signal+"_EXPORTER", "otlp", "otlp", "none")
+	unsupported(e, signal+"_")
 	e.OneOf("OTEL_EXPORTER_OTLP_"+signal+"_PROTOCOL", protocol, protocol)
 	name := "OTEL_EXPORTER_OTLP_" + signal + "_ENDPOINT"
 	u := optionalURL(e, name)
@@ -114,6 +116,21 @@ func signalURL(e *config.Env, signal, base, path string) string {
 		return ""
 	}
 	return u
+}
+
+// unsupportedOptions are exporter variables of the OTLP specification this
+// exporter (otlp.go) does not implement: plain HTTP to a collector beside
+// the service needs none of them. A value set is refused, not ignored, so
+// nobody believes their headers or certificates are in use.
+var unsupportedOptions = []string{"HEADERS", "TIMEOUT", "COMPRESSION", "CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE", "INSECURE"}
+
+func unsupported(e *config.Env, signal string) {
+	for _, o := range unsupportedOptions {
+		name := "OTEL_EXPORTER_OTLP_" + signal + o
+		if e.String(name, "") != "" {
+			e.Fail("%s is not supported: the services export plain OTLP/HTTP to a collector beside them (docs/observability.md); unset it", name)
+		}
+	}
 }
 
 // optionalURL is config's URL check for a variable that may be unset ("").

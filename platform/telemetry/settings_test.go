@@ -83,6 +83,8 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 		"OTEL_RESOURCE_ATTRIBUTES":           "novalue",
 		"OTEL_SDK_DISABLED":                  "yes",
 		"OTEL_TRACES_EXPORTER":               "zipkin",
+		"OTEL_EXPORTER_OTLP_HEADERS":         "api-key=secret",
+		"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "1000",
 	}))
 	FromEnv(e, "orders")
 	err := e.Err()
@@ -93,6 +95,7 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
 		"OTEL_TRACES_SAMPLER must", "OTEL_TRACES_SAMPLER_ARG", "OTEL_METRIC_EXPORT_INTERVAL",
 		"OTEL_RESOURCE_ATTRIBUTES", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER",
+		"OTEL_EXPORTER_OTLP_HEADERS is not supported", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT is not supported",
 	} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)

@@ -9,8 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -52,12 +51,7 @@ func Start(ctx context.Context, log *slog.Logger, s Settings, version string) (*
 	}
 	res := Resource(s, version)
 	if s.TracesURL != "" {
-		exp, err := otlptracehttp.New(ctx,
-			otlptracehttp.WithEndpointURL(s.TracesURL),
-			otlptracehttp.WithTimeout(exportTimeout),
-			otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
-				Enabled: true, InitialInterval: time.Second, MaxInterval: 5 * time.Second, MaxElapsedTime: retryFor,
-			}))
+		exp, err := otlptrace.New(ctx, traceClient{newOTLPHTTP(s.TracesURL)})
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: trace exporter: %w", err)
 		}
@@ -72,15 +66,7 @@ func Start(ctx context.Context, log *slog.Logger, s Settings, version string) (*
 		otel.SetTracerProvider(t.tp)
 	}
 	if s.MetricsURL != "" {
-		exp, err := otlpmetrichttp.New(ctx,
-			otlpmetrichttp.WithEndpointURL(s.MetricsURL),
-			otlpmetrichttp.WithTimeout(exportTimeout),
-			otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{
-				Enabled: true, InitialInterval: time.Second, MaxInterval: 5 * time.Second, MaxElapsedTime: retryFor,
-			}))
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("telemetry: metric exporter: %w", err), t.Shutdown(ctx))
-		}
+		exp := newMetricExporter(s.MetricsURL)
 		t.mp = sdkmetric.NewMeterProvider(
 			sdkmetric.WithResource(res),
 			sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(s.MetricInterval))),

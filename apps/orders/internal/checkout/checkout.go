@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/fargateshop/shop/apps/orders/internal/order"
+	"github.com/fargateshop/shop/apps/orders/internal/outbox"
 	"github.com/fargateshop/shop/platform/apperr"
 	"github.com/fargateshop/shop/platform/problem"
 	"github.com/fargateshop/shop/platform/requestid"
@@ -27,7 +28,9 @@ import (
 // Store is the order storage the workflow writes to.
 type Store interface {
 	RecordReservation(ctx context.Context, id uuid.UUID, items []order.Item, currency string, total int64) (order.Order, error)
-	Confirm(ctx context.Context, c order.Claim, body []byte) error
+	// Confirm marks the order confirmed and writes event to the outbox in
+	// the same transaction.
+	Confirm(ctx context.Context, c order.Claim, body []byte, event outbox.Event) error
 	Fail(ctx context.Context, c order.Claim, reason string, resp *order.Response) error
 	ReleaseLease(ctx context.Context, c order.Claim) error
 }
@@ -229,14 +232,20 @@ func (s *Service) record(ctx context.Context, o order.Order, res order.Reservati
 	return s.store.RecordReservation(ctx, o.ID, items, currency, total)
 }
 
-// complete marks a reserved order confirmed and stores its 201 answer.
+// complete marks a reserved order confirmed, stores its 201 answer and
+// writes its order.confirmed event, whose trace context is ctx's: the
+// request's, or the reconciler's when it settles the order.
 func (s *Service) complete(ctx context.Context, claim order.Claim, o order.Order) (order.Response, error) {
 	o.Status = order.Confirmed
 	body, err := json.Marshal(o)
 	if err != nil {
 		return order.Response{}, fmt.Errorf("encode order %s: %w", o.ID, err)
 	}
-	if err := s.store.Confirm(ctx, claim, body); err != nil {
+	event, err := outbox.OrderConfirmed(ctx, o, time.Now())
+	if err != nil {
+		return order.Response{}, err
+	}
+	if err := s.store.Confirm(ctx, claim, body, event); err != nil {
 		return order.Response{}, err
 	}
 	return order.Response{Status: http.StatusCreated, Body: body}, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fargateshop/shop/apps/orders/internal/order"
+	"github.com/fargateshop/shop/apps/orders/internal/outbox"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
 )
 
@@ -246,16 +247,20 @@ func (s *Store) RecordReservation(ctx context.Context, id uuid.UUID, items []ord
 	return o, nil
 }
 
-// Confirm marks a reserved order confirmed and completes its key with the
-// 201 body, in one transaction: a confirmed order always replays. It must
-// only be called after catalog confirmed the reservation.
-func (s *Store) Confirm(ctx context.Context, c order.Claim, body []byte) error {
+// Confirm marks a reserved order confirmed, completes its key with the
+// 201 body and writes its order.confirmed event to the outbox, in one
+// transaction: a confirmed order always replays and always has its event,
+// and an order that is not confirmed has none. A second Confirm of the
+// same order changes nothing (ErrStateChanged). It must only be called
+// after catalog confirmed the reservation.
+func (s *Store) Confirm(ctx context.Context, c order.Claim, body []byte, event outbox.Event) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(`
 			UPDATE orders.orders SET status = 'confirmed', updated_at = now()
 			WHERE id = $1 AND status = 'reserved'`, c.Order.ID).Exec(mustChange)
 		b.Queue(completeSQL, completeArgs(c, &order.Response{Status: 201, Body: body})...)
+		b.Queue(insertEventSQL, eventArgs(event)...)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	return platformpg.Error(ctx, "confirm order", err)

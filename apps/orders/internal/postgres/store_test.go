@@ -127,7 +127,7 @@ func TestBeginKnownKey(t *testing.T) {
 	}
 
 	reserved(t, s, first.Order.ID)
-	if err := s.Confirm(ctx, first, []byte(`{"id":"x"}`)); err != nil {
+	if err := s.Confirm(ctx, first, []byte(`{"id":"x"}`), confirmedEvent(t, first.Order)); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Begin(ctx, attempt("k", time.Minute))
@@ -341,7 +341,7 @@ func TestRecordReservationAndConfirmCheckTheState(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	c := begin(t, s, "k", time.Minute)
-	if err := s.Confirm(ctx, c, []byte(`{}`)); !errors.Is(err, order.ErrStateChanged) {
+	if err := s.Confirm(ctx, c, []byte(`{}`), confirmedEvent(t, c.Order)); !errors.Is(err, order.ErrStateChanged) {
 		t.Errorf("confirming a pending order: %v, want ErrStateChanged", err)
 	}
 	if n := count(t, pool, `SELECT count(*) FROM orders.idempotency_keys WHERE key = 'k' AND response_status IS NULL`); n != 1 {

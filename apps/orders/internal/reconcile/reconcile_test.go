@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/fargateshop/shop/apps/orders/internal/catalog"
 	"github.com/fargateshop/shop/apps/orders/internal/catalog/catalogtest"
 	"github.com/fargateshop/shop/apps/orders/internal/order"
 	"github.com/fargateshop/shop/apps/orders/internal/postgres"
 	"github.com/fargateshop/shop/apps/orders/internal/reconcile"
+	"github.com/fargateshop/shop/platform/events"
 	platformpg "github.com/fargateshop/shop/platform/postgres"
 	"github.com/fargateshop/shop/platform/postgres/postgrestest"
 )
@@ -93,6 +95,26 @@ func (e *env) once(t *testing.T, want int) {
 	}
 }
 
+// events returns the order.confirmed events in the outbox for order id.
+func (e *env) events(t *testing.T, id uuid.UUID) []events.OrderConfirmed {
+	t.Helper()
+	rows, err := e.pool.Query(context.Background(), `SELECT body FROM orders.outbox WHERE order_id = $1`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]events.OrderConfirmed, len(bodies))
+	for i, b := range bodies {
+		if out[i], err = events.DecodeOrderConfirmed(b); err != nil {
+			t.Fatalf("event of order %s: %v", id, err)
+		}
+	}
+	return out
+}
+
 func (e *env) status(t *testing.T, id uuid.UUID) order.Status {
 	t.Helper()
 	o, err := e.store.Get(context.Background(), id)
@@ -121,6 +143,9 @@ func TestStuckReservationIsReleased(t *testing.T) {
 
 			if got := e.status(t, c.Order.ID); got != order.Failed {
 				t.Errorf("order %s, want failed", got)
+			}
+			if n := len(e.events(t, c.Order.ID)); n != 0 {
+				t.Errorf("%d events for a released order, want 0", n)
 			}
 			if e.fake.Stock(e.chair) != 5 || e.fake.Status(c.Order.ID) != "released" {
 				t.Errorf("stock %d, reservation %q; want 5, released", e.fake.Stock(e.chair), e.fake.Status(c.Order.ID))
@@ -159,6 +184,15 @@ func TestStuckConfirmedOrderIsConfirmed(t *testing.T) {
 			}
 			if e.fake.Stock(e.chair) != 3 {
 				t.Errorf("stock %d, want 3", e.fake.Stock(e.chair))
+			}
+			// Its order.confirmed event was written with the settlement.
+			evs := e.events(t, c.Order.ID)
+			if len(evs) != 1 {
+				t.Fatalf("%d events for the settled order, want 1", len(evs))
+			}
+			want := events.Item{ProductID: e.chair, SKU: "CH-1", Quantity: 2}
+			if ev := evs[0]; ev.Order.ID != c.Order.ID || ev.Order.TotalCents != 2500 || len(ev.Order.Items) != 1 || ev.Order.Items[0] != want {
+				t.Errorf("event %+v, want order %s, 2500, items [%+v]", ev, c.Order.ID, want)
 			}
 			// The client's retry replays the 201 the request never sent.
 			replay, err := e.store.Begin(ctx, order.Attempt{Key: "k", Fingerprint: order.Fingerprint(e.req),

@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"go.opentelemetry.io/otel"
@@ -68,6 +69,20 @@ func TestRoundWithWorkIsOneTrace(t *testing.T) {
 		delete(want, id.AsString())
 		if got, _ := oteltest.Attr(s, "shop.outcome"); got.AsString() != how {
 			t.Errorf("order %s: shop.outcome %q, want %q", id.AsString(), got.AsString(), how)
+		}
+	}
+	// The confirmed order's event continues the trace from its settle span.
+	var traceparent string
+	if err := e.pool.QueryRow(context.Background(), `SELECT traceparent FROM orders.outbox WHERE order_id = $1`,
+		confirmed.Order.ID).Scan(&traceparent); err != nil {
+		t.Fatalf("event of the settled order: %v", err)
+	}
+	for _, s := range settles {
+		if id, _ := oteltest.Attr(s, "shop.order.id"); id.AsString() == confirmed.Order.ID.String() {
+			sc := s.SpanContext()
+			if want := fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()); traceparent != want {
+				t.Errorf("event traceparent %q, want the settle span's %q", traceparent, want)
+			}
 		}
 	}
 	if got := count(checkout.Released) - beforeReleased; got != 1 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fargateshop/shop/apps/orders/internal/checkout"
 	"github.com/fargateshop/shop/apps/orders/internal/order"
+	"github.com/fargateshop/shop/apps/orders/internal/outbox"
 	"github.com/fargateshop/shop/apps/orders/internal/web"
 	"github.com/fargateshop/shop/platform/logging"
 	"github.com/fargateshop/shop/platform/oteltest"
@@ -41,7 +42,7 @@ func (memStore) RecordReservation(_ context.Context, id uuid.UUID, items []order
 		TotalCents: total, Currency: currency, CreatedAt: benchTime}, nil
 }
 
-func (memStore) Confirm(context.Context, order.Claim, []byte) error { return nil }
+func (memStore) Confirm(context.Context, order.Claim, []byte, outbox.Event) error { return nil }
 
 type memCatalog struct{ checkout.Catalog }
 

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,6 +93,15 @@ func TestOrderRequestSpan(t *testing.T) {
 	id := strings.TrimPrefix(r.header.Get("Location"), "/api/orders/")
 	if v, _ := oteltest.Attr(server, "shop.order.id"); v.AsString() != id {
 		t.Errorf("shop.order.id %q, want the order's %q", v.AsString(), id)
+	}
+	// The order's event carries the request's trace to its publication.
+	var traceparent string
+	if err := e.pool.QueryRow(context.Background(), `SELECT traceparent FROM orders.outbox WHERE order_id = $1`, id).
+		Scan(&traceparent); err != nil {
+		t.Fatalf("the order's event: %v", err)
+	}
+	if !strings.HasPrefix(traceparent, "00-"+server.SpanContext().TraceID().String()+"-") {
+		t.Errorf("event traceparent %q, want the request's trace %s", traceparent, server.SpanContext().TraceID())
 	}
 	calls := rec.Named("POST catalog")
 	if len(calls) < 2 { // reserve, then confirm

@@ -44,6 +44,21 @@ func newEnv(t *testing.T, lease time.Duration) *env {
 	return e
 }
 
+// events counts the outbox events of order id.
+func (e *env) events(t *testing.T, id uuid.UUID) int {
+	t.Helper()
+	return count(t, e.pool, `SELECT count(*) FROM orders.outbox WHERE order_id = $1`, id)
+}
+
+func count(t *testing.T, pool *platformpg.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 type response struct {
 	status int
 	header http.Header
@@ -151,6 +166,11 @@ func TestPlaceOrder(t *testing.T) {
 		t.Errorf("stock %d, %d; want 3, 1", e.cat.Stock(e.chair), e.cat.Stock(e.desk))
 	}
 
+	// Its order.confirmed event waits in the outbox.
+	if n := e.events(t, got.ID); n != 1 {
+		t.Errorf("%d outbox events for the order, want 1", n)
+	}
+
 	g := e.get(t, "/api/orders/"+got.ID.String())
 	var fetched order.Order
 	if g.status != http.StatusOK || json.Unmarshal(g.body, &fetched) != nil || fmt.Sprint(fetched) != fmt.Sprint(got) {
@@ -220,6 +240,9 @@ func TestOutOfStock(t *testing.T) {
 	}
 	if e.cat.Stock(e.chair) != 5 || e.cat.Stock(e.desk) != 2 {
 		t.Error("stock changed by a refused order")
+	}
+	if n := count(t, e.pool, `SELECT count(*) FROM orders.outbox`); n != 0 {
+		t.Errorf("%d outbox events for a refused order, want 0", n)
 	}
 	// The 409 is final for this key: it replays even once stock is back.
 	e.cat.AddProduct(catalogtest.Product{ID: e.desk, SKU: "DK-1", Name: "Desk", UnitPriceCents: 9900, Stock: 10})
