@@ -195,9 +195,10 @@ func checkEvents(ctx context.Context, cfg config, dc *composeCLI, b *broker, run
 	} else {
 		detail += "; shipping's queue " + queue.String()
 	}
-	detail += fmt.Sprintf("; all shipped %s after the orders settled (bound %s)", shipIn.Round(time.Second), cfg.eventBound)
 	if shipErr != nil {
-		detail += "; " + shipErr.Error()
+		detail += fmt.Sprintf("; not all shipped within %s after the orders settled: %v", cfg.eventBound, shipErr)
+	} else {
+		detail += fmt.Sprintf("; all shipped %s after the orders settled (bound %s)", shipIn.Round(time.Second), cfg.eventBound)
 	}
 	return ok, detail
 }

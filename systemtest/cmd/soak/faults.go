@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -50,19 +51,30 @@ type faultEnv struct {
 // what the fault caught, for the timeline.
 var faultActions = map[string]func(ctx context.Context, f *faultEnv) (note string, err error){
 	"kill-catalog": func(ctx context.Context, f *faultEnv) (string, error) { return "", kill(ctx, f.dc, "catalog") },
-	// SIGKILL under load: orders committed as confirmed whose events the
-	// relay had not published yet stay in the outbox; the next process's
-	// relay must send them. Counted right after the kill, when no relay
-	// runs, so the count is exactly what the crash left.
+	// SIGKILL between commit and publish. The relay publishes within a
+	// fraction of a second, so a kill at a random moment rarely finds an
+	// event unsent: the broker is paused first, orders keep confirming
+	// and their events wait in the outbox (a relay's publish hangs inside
+	// its claim), then orders dies. The next process's relay must send
+	// them all. Counted right after the kill, when no relay runs, so the
+	// count is exactly what the crash left.
 	"kill-orders": func(ctx context.Context, f *faultEnv) (string, error) {
-		if err := f.dc.run(ctx, "kill", "orders"); err != nil {
+		if err := f.dc.run(ctx, "pause", "broker"); err != nil {
 			return "", err
 		}
+		sleep(ctx, 3*time.Second)
+		killErr := f.dc.run(ctx, "kill", "orders")
 		note := ""
 		if rows, err := f.dc.psql(ctx, "SELECT count(*) FROM orders.outbox WHERE sent_at IS NULL"); err == nil && len(rows) == 1 {
 			note = rows[0][0] + " events committed but not published at the kill"
 		}
-		sleep(ctx, 3*time.Second)
+		// Unpause even when ctx ended: never leave the stack frozen.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := errors.Join(killErr, f.dc.run(uctx, "unpause", "broker")); err != nil {
+			return note, err
+		}
+		sleep(ctx, 2*time.Second)
 		return note, f.dc.run(ctx, "start", "orders")
 	},
 	// SIGKILL while shipping holds deliveries: a message received and not
