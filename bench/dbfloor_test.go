@@ -38,7 +38,7 @@ func TestDBFloorAnswersLikeCatalog(t *testing.T) {
 	const token = "bench-admin-token-0123456789"
 	vars := catalogEnv()
 	vars["DATABASE_URL"], vars["ADMIN_TOKEN"] = dsn, token
-	catalog, err := startService(ctx, bins["catalog"], vars)
+	catalog, err := startService(ctx, bins["catalog"], vars, "")
 	if err != nil {
 		t.Fatal(err)
 	}

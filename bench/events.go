@@ -173,7 +173,7 @@ func (e *eventSystem) discover(ctx context.Context) error {
 
 // startShipping starts shipping, consuming the broker's queue, against the
 // bench's database.
-func (e *eventSystem) startShipping(ctx context.Context, bin, dsn string) error {
+func (e *eventSystem) startShipping(ctx context.Context, bin, dsn, logPath string) error {
 	vars := e.awsEnv()
 	vars["DATABASE_URL"] = dsn
 	vars[routing.QueueEnv(routing.OrderEvents)] = e.queueURL
@@ -182,7 +182,7 @@ func (e *eventSystem) startShipping(ctx context.Context, bin, dsn string) error 
 			vars[k] = v
 		}
 	}
-	s, err := startService(ctx, bin, vars)
+	s, err := startService(ctx, bin, vars, logPath)
 	if err != nil {
 		return fmt.Errorf("shipping: %w", err)
 	}

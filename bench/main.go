@@ -246,7 +246,7 @@ func (b *bench) loadSystem(ctx context.Context, root, tmp string, bins map[strin
 		for k, v := range ev.ordersEnv() {
 			opts.Env["orders"][k] = v
 		}
-		if err := ev.startShipping(ctx, shipping["shipping"], dsn); err != nil {
+		if err := ev.startShipping(ctx, shipping["shipping"], dsn, filepath.Join(tmp, "shipping.log")); err != nil {
 			return err
 		}
 	}

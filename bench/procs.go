@@ -61,18 +61,31 @@ type service struct {
 }
 
 // startService starts bin on a free port with vars and polls /readyz every
-// millisecond until it answers 200.
-func startService(ctx context.Context, bin string, vars map[string]string) (*service, error) {
+// millisecond until it answers 200. Its output goes to the file logPath
+// when set (the kernel writes it, so a service logging under load costs
+// the load generator nothing), else to memory.
+func startService(ctx context.Context, bin string, vars map[string]string, logPath string) (*service, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	vars["PORT"] = strconv.Itoa(port)
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
-	s := &service{base: "http://127.0.0.1:" + strconv.Itoa(port),
-		logs: func() string { mu.Lock(); defer mu.Unlock(); return tail(logs.String(), 2000) }}
+	s := &service{base: "http://127.0.0.1:" + strconv.Itoa(port)}
+	var w io.Writer
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close() // the service has its own copy of the descriptor
+		w = f
+		s.logs = func() string { b, _ := os.ReadFile(logPath); return tail(string(b), 2000) }
+	} else {
+		var logs bytes.Buffer
+		var mu sync.Mutex
+		w = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+		s.logs = func() string { mu.Lock(); defer mu.Unlock(); return tail(logs.String(), 2000) }
+	}
 
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	start := time.Now()
@@ -117,7 +130,7 @@ func (s *service) stop() { stopProcess(s.cmd, s.done) }
 // from exec to the first 200 on /readyz, and the latency of first(base),
 // the first real request, on a new connection.
 func measureStartup(ctx context.Context, bin string, vars map[string]string, first func(client *http.Client, base string) error) (Startup, error) {
-	s, err := startService(ctx, bin, vars)
+	s, err := startService(ctx, bin, vars, "")
 	if err != nil {
 		return Startup{}, err
 	}
