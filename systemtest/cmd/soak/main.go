@@ -73,7 +73,9 @@ func main() {
 	flag.StringVar(&cfg.databaseURL, "database-url", "", "query this database for the checks instead of the compose postgres (a shop run on the host; faults need compose)")
 	flag.StringVar(&cfg.brokerURL, "broker-url", envOr("BROKER_URL", "http://127.0.0.1:4100"), "the stack's SNS/SQS broker as the host reaches it (queue depths)")
 	flag.StringVar(&cfg.metricsURL, "metrics-url", envOr("METRICS_URL", "http://127.0.0.1:"+envOr("METRICS_PORT", "8889")+"/metrics"), "the stack's metrics (Prometheus text), for the duplicate deliveries shipping recognised")
-	flag.DurationVar(&cfg.eventBound, "event-bound", 30*time.Second, "once orders are settled, every confirmed order has its shipment within this")
+	// The queue's visibility timeout (30 s) plus room: a delivery a killed
+	// shipping held comes back only after it.
+	flag.DurationVar(&cfg.eventBound, "event-bound", 45*time.Second, "once orders are settled, every confirmed order has its shipment within this")
 	flag.DurationVar(&cfg.shippingDown, "shipping-down", time.Minute, "how long the stop-shipping fault keeps shipping stopped")
 	flag.BoolVar(&cfg.strict, "strict", false, "also fail when a failure inside a fault window is not a 503 (502, 504, network error)")
 	flag.Parse()
