@@ -17,21 +17,22 @@ import (
 // the stack's collector serves (docs/observability.md).
 const duplicateSeries = `shop_shipments_total{`
 
-// duplicates follows shipping's duplicate count through the run. Each
-// shipping process is a series of its own (its instance label) that
-// restarts at zero, and a series nobody updates disappears after 5
-// minutes, so it keeps the largest value seen per series, polling often
-// enough to see a killed process's last export before it goes.
+// duplicates follows shipping's duplicate count through the run. A
+// restarted shipping starts its counter again at zero under the same
+// series (the collector labels it by job, not by process), so the count
+// adds up the increases between polls, a drop being a restart: the
+// counter's own increase() rule.
 type duplicates struct {
-	url      string
-	mu       sync.Mutex
-	baseline map[string]float64 // before the load
-	max      map[string]float64
-	err      error // the last poll's
+	url    string
+	mu     sync.Mutex
+	polled bool
+	last   map[string]float64 // the previous poll's values
+	total  float64            // increases since the first poll
+	err    error              // the last poll's
 }
 
 func newDuplicates(url string) *duplicates {
-	return &duplicates{url: url, max: map[string]float64{}}
+	return &duplicates{url: url, last: map[string]float64{}}
 }
 
 // poll reads the metrics every interval until ctx ends.
@@ -48,32 +49,41 @@ func (d *duplicates) poll(ctx context.Context, every time.Duration) {
 
 func (d *duplicates) read(ctx context.Context) {
 	series, err := scrapeDuplicates(ctx, d.url)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.err = err
 	if err != nil {
+		d.mu.Lock()
+		d.err = err
+		d.mu.Unlock()
 		return
 	}
-	if d.baseline == nil {
-		d.baseline = series
-	}
+	d.add(series)
+}
+
+// add takes one poll's values into the count.
+func (d *duplicates) add(series map[string]float64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.err = nil
 	for k, v := range series {
-		d.max[k] = max(d.max[k], v)
+		if d.polled {
+			if prev := d.last[k]; v >= prev {
+				d.total += v - prev
+			} else {
+				d.total += v // restarted from zero
+			}
+		}
+		d.last[k] = v
 	}
+	d.polled = true
 }
 
 // String is the count since the first poll, or why there is none.
 func (d *duplicates) String() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.baseline == nil {
+	if !d.polled {
 		return fmt.Sprintf("not counted (metrics at %s: %v)", d.url, d.err)
 	}
-	var n float64
-	for k, v := range d.max {
-		n += v - d.baseline[k]
-	}
-	return fmt.Sprintf("%.0f (shop_shipments_total{outcome=\"duplicate\"} at %s; at least: a killed process's last export interval is lost)", n, d.url)
+	return fmt.Sprintf("%.0f (shop_shipments_total{outcome=\"duplicate\"} at %s; at least: a killed process's last export interval is lost)", d.total, d.url)
 }
 
 func scrapeDuplicates(ctx context.Context, url string) (map[string]float64, error) {
