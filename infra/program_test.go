@@ -491,6 +491,17 @@ func TestServiceWiring(t *testing.T) {
 					want["DEMO_DATA"] = "true"
 				}
 			}
+			// Events: the publisher finds its topic's ARN, a consumer its
+			// queue's URL, and both the region their SDK calls.
+			for _, topic := range s.Publishes {
+				want[routing.TopicEnv(topic)] = fmt.Sprint(st.one(t, "aws:sns/topic:Topic", topic).Outputs["arn"])
+			}
+			for _, topic := range s.Consumes {
+				want[routing.QueueEnv(topic)] = fmt.Sprint(st.one(t, "aws:sqs/queue:Queue", s.Name+"-"+topic).Outputs["url"])
+			}
+			if len(s.Publishes)+len(s.Consumes) > 0 {
+				want["AWS_REGION"] = sc.config["aws:region"]
+			}
 			// With telemetry the OpenTelemetry SDK's own variables send
 			// OTLP over HTTP/protobuf to the collector in the task.
 			if sc.value("telemetry") == "enabled" {
