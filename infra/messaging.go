@@ -17,11 +17,12 @@ import (
 const (
 	// queueVisibilitySeconds is how long a received message stays hidden
 	// from other receivers. It must outlast a consumer's whole handling of
-	// one message (its transaction and the delete after it: well under a
-	// second for shipping, which bounds each handler call with a shorter
-	// timeout of its own), or a second consumer receives it while the first
-	// still works on it. A handler that fails leaves the message to come
-	// back after this long: it is also the retry delay.
+	// one message, its transaction and the delete after it (a database
+	// insert for shipping: milliseconds), so a consumer must bound each
+	// handler call well below it; otherwise a second receiver gets the
+	// message while the first still works on it (harmless with an
+	// idempotent handler, but wasted). A handler that fails leaves the
+	// message to come back after this long: it is also the retry delay.
 	queueVisibilitySeconds = 30
 	// queueWaitSeconds is long polling: a receive waits up to 20 s, the
 	// most SQS allows, for a message, so an idle consumer makes three
