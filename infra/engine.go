@@ -225,6 +225,15 @@ func mockOutputs(typ, name string, inputs map[string]any) (string, map[string]an
 		id = out["arn"].(string) // a secret's ID is its ARN
 	case "aws:secretsmanager/secretVersion:SecretVersion":
 		out["arn"] = inputs["secretId"]
+	case "aws:sns/topic:Topic":
+		out["arn"] = fmt.Sprintf("arn:aws:sns:%s:%s:%s", mockRegion, mockAccount, out["name"])
+		id = out["arn"].(string) // a topic's ID is its ARN
+	case "aws:sqs/queue:Queue":
+		out["arn"] = fmt.Sprintf("arn:aws:sqs:%s:%s:%s", mockRegion, mockAccount, out["name"])
+		out["url"] = fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", mockRegion, mockAccount, out["name"])
+		id = out["url"].(string) // a queue's ID is its URL
+	case "aws:iam/role:Role":
+		out["arn"] = fmt.Sprintf("arn:aws:iam::%s:role/%s", mockAccount, out["name"])
 	case "random:index/randomPassword:RandomPassword":
 		out["result"] = "generated-" + shortHash(name)
 	}
