@@ -98,6 +98,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	return id, resource.NewPropertyMapFromMap(outputs), nil
 }
 
+// mockManagedKeyID is the key id the mock gives an AWS managed key.
+const mockManagedKeyID = "0b5e1c2d-aws-managed-sns-key"
+
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.calls = append(m.calls, recordedCall{Token: args.Token, Provider: args.Provider})
@@ -111,6 +114,14 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"accountId": mockAccount, "id": mockAccount,
 			"arn": "arn:aws:iam::" + mockAccount + ":user/ci", "userId": "AIDAEXAMPLE",
 		}
+	case "aws:kms/getKey:getKey":
+		// The AWS managed key an alias/aws/<service> names.
+		keyID := args.Args["keyId"].StringValue()
+		if !strings.HasPrefix(keyID, "alias/aws/") {
+			return nil, fmt.Errorf("getKey: got keyId %q, want an AWS managed key's alias", keyID)
+		}
+		id := mockManagedKeyID
+		out = map[string]any{"id": id, "keyId": keyID, "arn": "arn:aws:kms:" + mockRegion + ":" + mockAccount + ":key/" + id, "keyManager": "AWS"}
 	case "aws:elb/getServiceAccount:getServiceAccount":
 		out = map[string]any{"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
 	case "aws:ssm/getParameter:getParameter":

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fargateshop/shop/platform/routing"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -29,11 +30,11 @@ const (
 	// requests a minute instead of a stream of empty ones.
 	queueWaitSeconds = 20
 	// maxReceives is how many times a message is received before SQS
-	// moves it to the dead-letter queue: a handful of retries (one
-	// visibility timeout apart) for a passing fault, then it is parked
-	// where the alarm sees it instead of blocking nothing and retrying
-	// forever.
-	maxReceives = 5
+	// moves it to the dead-letter queue: routing.MaxReceiveCount, the
+	// local broker's too. With the consumer's backoff that is about 8
+	// minutes of retries for a passing fault, then it is parked where the
+	// alarm sees it instead of retrying forever.
+	maxReceives = routing.MaxReceiveCount
 	// queueRetentionSeconds keeps an unconsumed message 4 days (the SQS
 	// default, written out): a consumer stopped over a long weekend loses
 	// nothing.
@@ -51,11 +52,13 @@ const (
 // topicKey is the AWS managed KMS key of SNS. Topics are encrypted at rest
 // with it (SNS.1); SNS decrypts a message just before delivering it ("Amazon
 // SNS data encryption", encryption at rest), so the subscribed queues need
-// nothing from this key. The key's policy, which AWS owns, lets every
-// principal of the account use it through SNS: the publisher's role needs
-// only sns:Publish. A customer managed key would be needed only for AWS
-// services that publish to the topic themselves (alarms, S3 events), which
-// none do here.
+// nothing from this key. A publisher needs kms:GenerateDataKey* and
+// kms:Decrypt on the topic's key ("Amazon SNS key management", "Allow a user
+// to send messages to a topic with SSE"): its task role gets them only
+// through SNS (kms:ViaService) and only for its own topics (the encryption
+// context SNS sends, aws:sns:topicArn), so the grant opens no other use of
+// the key. A customer managed key would be needed only for AWS services that
+// publish to the topic themselves (alarms, S3 events), which none do here.
 const topicKey = "alias/aws/sns"
 
 // Messaging is the stack's events: one SNS topic per declared topic, and per
@@ -72,6 +75,10 @@ type Messaging struct {
 
 	publishers map[string]string // topic -> the service publishing it
 	parent     pulumi.ResourceOption
+	// topicKeyArn is the ARN of topicKey's key, which publishers are
+	// granted (an alias ARN in an identity policy grants nothing: KMS
+	// authorizes on the key).
+	topicKeyArn pulumi.StringOutput
 }
 
 type messagingArgs struct {
@@ -125,6 +132,12 @@ func newMessaging(ctx *pulumi.Context, name string, args messagingArgs, opts ...
 		for _, t := range s.Publishes {
 			m.publishers[t] = s.Name
 		}
+	}
+	if len(m.publishers) > 0 {
+		// DescribeKey on a predefined AWS alias returns its AWS managed
+		// key, associating one first if SNS never used it in this account
+		// and region (KMS API reference, DescribeKey, KeyId).
+		m.topicKeyArn = kms.LookupKeyOutput(ctx, kms.LookupKeyOutputArgs{KeyId: pulumi.String(topicKey)}, pulumi.Parent(m)).Arn()
 	}
 	for _, t := range routing.Topics(args.Services) {
 		topic, err := sns.NewTopic(ctx, t, &sns.TopicArgs{
@@ -410,13 +423,27 @@ func (m *Messaging) env(service routing.Service) map[string]pulumi.StringOutput 
 // sns:Publish on the topics it publishes to; on its own queues, the four
 // actions a consumer calls (ReceiveMessage, DeleteMessage after its
 // transaction commits, ChangeMessageVisibility to hand a message back early,
-// GetQueueAttributes to read the queue's settings). No KMS grant: the
-// queues use SQS-managed keys, and the topic's AWS managed key admits every
-// principal of the account through SNS (topicKey).
-func eventStatements(topics, queues pulumi.StringArray) []statement {
+// GetQueueAttributes to read the queue's settings). The topics' key is
+// usable only through SNS and only for those topics (topicKey); the queues
+// use SQS-managed keys and need no KMS grant.
+func eventStatements(region string, topicKey pulumi.StringOutput, topics, queues pulumi.StringArray) []statement {
 	var out []statement
 	if len(topics) > 0 {
 		out = append(out, statement{Sid: "PublishOwnEvents", Actions: []string{"sns:Publish"}, Resources: topics})
+	}
+	for i, topic := range topics {
+		out = append(out, statement{
+			Sid: fmt.Sprintf("EncryptOwnEvents%d", i),
+			// SNS calls GenerateDataKey for a publish (named exactly: the
+			// guide's GenerateDataKey* would also allow the WithoutPlaintext
+			// and pair variants nobody calls).
+			Actions:   []string{"kms:GenerateDataKey", "kms:Decrypt"},
+			Resources: pulumi.StringArray{topicKey},
+			Conditions: pulumi.StringMapMap{"StringEquals": pulumi.StringMap{
+				"kms:ViaService":                         pulumi.String("sns." + region + ".amazonaws.com"),
+				"kms:EncryptionContext:aws:sns:topicArn": topic,
+			}},
+		})
 	}
 	if len(queues) > 0 {
 		out = append(out, statement{

@@ -121,8 +121,8 @@ func TestMessagingResources(t *testing.T) {
 			}
 
 			redrive := jsonInput(t, q, "redrivePolicy")
-			if redrive["deadLetterTargetArn"] != dlq.Outputs["arn"] || redrive["maxReceiveCount"] != 5.0 || len(redrive) != 2 {
-				t.Errorf("%s: got redrive policy %v, want the dead-letter queue %v after 5 receives", name, redrive, dlq.Outputs["arn"])
+			if redrive["deadLetterTargetArn"] != dlq.Outputs["arn"] || redrive["maxReceiveCount"] != float64(routing.MaxReceiveCount) || len(redrive) != 2 {
+				t.Errorf("%s: got redrive policy %v, want the dead-letter queue %v after %d receives", name, redrive, dlq.Outputs["arn"], routing.MaxReceiveCount)
 			}
 			if dlq.Inputs["redrivePolicy"] != nil {
 				t.Errorf("%s: the dead-letter queue has a redrive policy of its own: %v", name, dlq.Inputs["redrivePolicy"])
@@ -254,7 +254,8 @@ func checkStatements(t *testing.T, what string, got []policyStatement, want []st
 }
 
 // TestEventPermissionsAreExact: a publisher's task role may sns:Publish on
-// its own topics and nothing else of SNS; a consumer's may receive, delete,
+// its own topics and nothing else of SNS, and use the topics' key only
+// through SNS and for those topics (the encryption context); a consumer's may receive, delete,
 // change visibility and read attributes on its own queues only (never the
 // dead-letter queue, never another service's queue); every other service has
 // no event statement at all.
@@ -266,7 +267,11 @@ func TestEventPermissionsAreExact(t *testing.T) {
 			for _, stmt := range docs["aws:iam/rolePolicy:RolePolicy "+s.Name+"-task"] {
 				for _, a := range strs(stmt.Action) {
 					if strings.HasPrefix(a, "sns:") || strings.HasPrefix(a, "sqs:") || strings.HasPrefix(a, "kms:") {
-						got = append(got, fmt.Sprintf("%s %s %v on %v", stmt.Sid, stmt.Effect, strs(stmt.Action), strs(stmt.Resource)))
+						line := fmt.Sprintf("%s %s %v on %v", stmt.Sid, stmt.Effect, strs(stmt.Action), strs(stmt.Resource))
+						if stmt.Condition != nil {
+							line += fmt.Sprintf(" if %v", stmt.Condition)
+						}
+						got = append(got, line)
 						break
 					}
 				}
@@ -278,6 +283,14 @@ func TestEventPermissionsAreExact(t *testing.T) {
 					arns = append(arns, fmt.Sprint(st.one(t, "aws:sns/topic:Topic", topic).Outputs["arn"]))
 				}
 				want = append(want, fmt.Sprintf("PublishOwnEvents Allow [sns:Publish] on %v", arns))
+				for i, arn := range arns {
+					want = append(want, fmt.Sprintf("EncryptOwnEvents%d Allow [kms:GenerateDataKey kms:Decrypt] on [%s] if %v", i,
+						"arn:aws:kms:"+mockRegion+":"+mockAccount+":key/"+mockManagedKeyID,
+						map[string]map[string]any{"StringEquals": {
+							"kms:ViaService":                         "sns." + sc.config["aws:region"] + ".amazonaws.com",
+							"kms:EncryptionContext:aws:sns:topicArn": arn,
+						}}))
+				}
 			}
 			if len(s.Consumes) > 0 {
 				var arns []string

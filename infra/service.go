@@ -142,6 +142,7 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 		grants.MetricsLogGroup = args.Telemetry.LogGroupArn
 	}
 	grants.PublishTopics = args.Messaging.publishTopics(spec)
+	grants.TopicKey = args.Messaging.topicKeyArn
 	grants.ConsumeQueues = args.Messaging.consumeQueues(spec)
 	roles, err := newRoles(ctx, spec.Name, cfg, args.AccountID, tags, grants, parent)
 	if err != nil {
@@ -351,6 +352,8 @@ type roleGrants struct {
 	// PublishTopics are the topics the app publishes to, ConsumeQueues
 	// the queues it reads (task role).
 	PublishTopics, ConsumeQueues pulumi.StringArray
+	// TopicKey is the ARN of the topics' KMS key (with PublishTopics).
+	TopicKey pulumi.StringOutput
 }
 
 // serviceRoles are a service's roles and the policies that give them their
@@ -450,7 +453,7 @@ func newRoles(ctx *pulumi.Context, name string, cfg Config, accountID string, ta
 	if cfg.Telemetered() {
 		appStatements = append(appStatements, telemetryStatements(grants.MetricsLogGroup)...)
 	}
-	appStatements = append(appStatements, eventStatements(grants.PublishTopics, grants.ConsumeQueues)...)
+	appStatements = append(appStatements, eventStatements(cfg.Region, grants.TopicKey, grants.PublishTopics, grants.ConsumeQueues)...)
 	if len(appStatements) > 0 {
 		if err := grant("-task", task, appStatements); err != nil {
 			return nil, err
