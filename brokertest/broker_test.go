@@ -41,7 +41,7 @@ const (
 	queueName = "shipping-order-events"
 	dlqName   = queueName + "-dlq"
 	// The redrive policy's maxReceiveCount and the queue's visibility timeout.
-	maxReceives       = 5
+	maxReceives       = routing.MaxReceiveCount
 	visibilityTimeout = 30
 )
 

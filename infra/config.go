@@ -62,6 +62,8 @@ var settings = map[string]setting{
 	"traceSampleRatio":  {"0.1", "string"},
 	"dashboard":         {"true", "boolean"},
 	"p99LatencyAlarmMs": {"1000", "integer"},
+	// Events.
+	"eventAgeAlarmSeconds": {"300", "integer"},
 	// Database.
 	"dbEngineVersion":       {"17", "string"},
 	"dbInstanceClass":       {"db.t4g.micro", "string"},
@@ -128,6 +130,11 @@ type Config struct {
 	// P99LatencyAlarmMs is the p99 target response time above which a
 	// service's latency alarm fires.
 	P99LatencyAlarmMs int
+
+	// EventAgeAlarmSeconds is the age of a queue's oldest message above
+	// which the queue's age alarm fires; 0 creates no age alarm (the
+	// dead-letter alarm stays).
+	EventAgeAlarmSeconds int
 
 	DBEngineVersion       string
 	DBInstanceClass       string
@@ -278,6 +285,7 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		TraceSampleRatio:              r.ratio("traceSampleRatio"),
 		Dashboard:                     r.bool("dashboard"),
 		P99LatencyAlarmMs:             r.int("p99LatencyAlarmMs"),
+		EventAgeAlarmSeconds:          r.int("eventAgeAlarmSeconds"),
 
 		DBEngineVersion:       r.str("dbEngineVersion"),
 		DBInstanceClass:       r.str("dbInstanceClass"),
@@ -387,6 +395,12 @@ func (c Config) validate(failed map[string]bool) []error {
 		"traceSampleRatio: got %v, want a fraction from 0 to 1", c.TraceSampleRatio)
 	check(c.P99LatencyAlarmMs >= 10 && c.P99LatencyAlarmMs <= 60000,
 		"p99LatencyAlarmMs: got %d, want 10..60000 (the ALB's idle timeout is 60 s)", c.P99LatencyAlarmMs)
+	// Above the queues' retention a message is gone before it could be
+	// that old; below a minute the alarm would fire on the visibility
+	// timeout of one failed delivery.
+	check(c.EventAgeAlarmSeconds == 0 || (c.EventAgeAlarmSeconds >= 60 && c.EventAgeAlarmSeconds < queueRetentionSeconds),
+		"eventAgeAlarmSeconds: got %d, want 0 (no age alarm) or 60..%d (below the queues' 4-day retention)",
+		c.EventAgeAlarmSeconds, queueRetentionSeconds-1)
 	check(slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel),
 		"logLevel: got %q, want debug, info, warn or error", c.LogLevel)
 	check(slices.Contains(logRetentions, c.LogRetentionDays),

@@ -118,13 +118,17 @@ type linuxParameters struct {
 // With telemetry on, the ADOT collector runs beside the app (collectorContainer)
 // and the app exports to it.
 func containerDefinitions(cfg Config, spec routing.Service, all []routing.Service, image, logGroup pulumi.StringOutput,
-	db *Database, secrets map[string]pulumi.StringInput, telemetry *Telemetry,
+	db *Database, secrets map[string]pulumi.StringInput, events map[string]pulumi.StringOutput, telemetry *Telemetry,
 ) pulumi.StringOutput {
 	names := make([]string, 0, len(secrets))
 	for name := range secrets {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	eventValues := pulumi.StringMap{}
+	for name, v := range events {
+		eventValues[name] = v
+	}
 
 	inputs := []any{image, logGroup}
 	for _, name := range names {
@@ -137,10 +141,11 @@ func containerDefinitions(cfg Config, spec routing.Service, all []routing.Servic
 	if telemetry != nil {
 		emfLogGroup = telemetry.LogGroupName
 	}
-	inputs = append([]any{emfLogGroup}, inputs...)
+	inputs = append([]any{emfLogGroup, eventValues.ToStringMapOutput()}, inputs...)
 
 	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
 		emfLogGroup, v := v[0].(string), v[1:]
+		eventValues, v := v[0].(map[string]string), v[1:]
 		image, logGroup := v[0].(string), v[1].(string)
 		var refs []secretRef
 		for i, name := range names {
@@ -170,6 +175,13 @@ func containerDefinitions(cfg Config, spec routing.Service, all []routing.Servic
 		}
 		if telemetry != nil {
 			maps.Copy(env, appTelemetryEnv(cfg, spec.Name))
+		}
+		// Topic ARNs and queue URLs (Messaging.env), and the region the
+		// SDK signs its SNS and SQS calls for, set here rather than left to
+		// what the platform happens to provide.
+		maps.Copy(env, eventValues)
+		if len(eventValues) > 0 {
+			env["AWS_REGION"] = cfg.Region
 		}
 		mounts := []mountPoint{{SourceVolume: "tmp", ContainerPath: "/tmp"}}
 		if cfg.EnableExecuteCommand {

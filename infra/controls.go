@@ -475,6 +475,28 @@ var controls = []control{
 		}
 		return v
 	}},
+	{"SNS.1", "SNS topics should be encrypted at-rest using AWS KMS", func(t reporter, sc controlScope, st *stack) (v []string) {
+		for _, topic := range st.ofType("aws:sns/topic:Topic") {
+			if topic.Inputs["kmsMasterKeyId"] == nil {
+				v = append(v, fmt.Sprintf("%s: got no kmsMasterKeyId, want a KMS key", topic.Name))
+			}
+		}
+		return v
+	}},
+	{"SNS.4", "SNS topic access policies should not allow public access", func(t reporter, sc controlScope, st *stack) (v []string) {
+		for _, topic := range st.ofType("aws:sns/topic:Topic") {
+			v = append(v, publicAccess(t, st, "aws:sns/topicPolicy:TopicPolicy", "arn", topic.Outputs["arn"], topic.Name)...)
+		}
+		return v
+	}},
+	{"SQS.1", "Amazon SQS queues should be encrypted at rest",
+		everyInputIs("aws:sqs/queue:Queue", true, "sqsManagedSseEnabled")},
+	{"SQS.3", "SQS queue access policies should not allow public access", func(t reporter, sc controlScope, st *stack) (v []string) {
+		for _, q := range st.ofType("aws:sqs/queue:Queue") {
+			v = append(v, publicAccess(t, st, "aws:sqs/queuePolicy:QueuePolicy", "queueUrl", q.Outputs["url"], q.Name)...)
+		}
+		return v
+	}},
 	{"RDS.2", "RDS DB Instances should prohibit public access, as determined by the PubliclyAccessible AWS Configuration",
 		inputIs("aws:rds/instance:Instance", "database", "publiclyAccessible", false)},
 	{"RDS.3", "RDS DB instances should have encryption at-rest enabled",
@@ -577,6 +599,32 @@ func inputIs(typ, name, key string, want any) func(t reporter, sc controlScope, 
 
 // everyInputIs is a control met when the input at path of every resource of
 // type typ is want.
+// publicAccess checks the one policy of a topic or queue (the policyType
+// resource whose key input is ref): no statement may allow a wildcard
+// principal, and one must deny every request without TLS. Missing or
+// duplicate policies are reported through t: the program sets exactly one.
+func publicAccess(t reporter, st *stack, policyType, key string, ref any, name string) (v []string) {
+	found := st.where(policyType, key, ref)
+	if len(found) != 1 {
+		t.Errorf("%s: got %d policies, want one", name, len(found))
+		return nil
+	}
+	tls := false
+	for _, stmt := range policies(t, st)[policyType+" "+found[0].Name] {
+		wildcard := stmt.Principal == "*" || slices.Contains(strs(asMap(stmt.Principal)["AWS"]), "*")
+		if stmt.Effect == "Allow" && wildcard {
+			v = append(v, fmt.Sprintf("%s: statement %q allows principal %v", name, stmt.Sid, stmt.Principal))
+		}
+		if stmt.Effect == "Deny" && wildcard && fmt.Sprint(stmt.Condition) == "map[Bool:map[aws:SecureTransport:false]]" {
+			tls = true
+		}
+	}
+	if !tls {
+		t.Errorf("%s: no statement denies requests without TLS (aws:SecureTransport false)", name)
+	}
+	return v
+}
+
 func everyInputIs(typ string, want any, path ...string) func(t reporter, sc controlScope, st *stack) []string {
 	return func(t reporter, sc controlScope, st *stack) (v []string) {
 		for _, r := range st.ofType(typ) {

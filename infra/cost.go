@@ -164,6 +164,10 @@ func defaultAssumptions() map[string]assumption {
 			"each request that enters a service from outside (the ALB, a reconciler or sweeper pass) starts a trace, sampled at the stack's traceSampleRatio; calls between services join their caller's trace. About 33,000 a day, in line with appLogGB's 15,000 requests a day per service"},
 		{"emfLogGB", 0.15, "GB/month per EMF log group",
 			"each task flushes its declared counters once a minute (OTEL_METRIC_EXPORT_INTERVAL 60000), one EMF event of some 400 bytes per metric and dimension values: six series x 43,800 minutes x 400 bytes is about 0.1 GB with one task per service, and the filter keeps every other metric out"},
+		{"eventsPerTopic", 30000, "events/month per topic",
+			"about 1,000 order.confirmed events a day, a small share of the 15,000 requests a day appLogGB assumes per service"},
+		{"pollersPerTask", 1, "receive loops per consumer task and queue",
+			"a consumer task runs one long-polling receive loop per queue; an idle loop makes one ReceiveMessage every 20 s (the queue's wait time)"},
 		{"secretsApiCalls", 10000, "API calls/month (all secrets)",
 			"apps read the database secret when they open connections and ECS reads ADMIN_TOKEN when a task starts"},
 	}
@@ -283,6 +287,10 @@ var freeTypes = map[string]string{
 	"aws:iam/instanceProfile:InstanceProfile":                                                    "IAM has no charge",
 	"aws:iam/rolePolicyAttachment:RolePolicyAttachment":                                          "IAM has no charge",
 	"aws:servicediscovery/httpNamespace:HttpNamespace":                                           "priced per registered instance, on the services that register",
+	"aws:sns/topicPolicy:TopicPolicy":                                                            "no charge",
+	"aws:sns/topicSubscription:TopicSubscription":                                                "SNS does not charge deliveries to SQS queues; the queue's requests are priced",
+	"aws:sqs/queuePolicy:QueuePolicy":                                                            "no charge",
+	"aws:sqs/redriveAllowPolicy:RedriveAllowPolicy":                                              "no charge",
 }
 
 // pricedTypes are the types the estimate prices.
@@ -303,6 +311,8 @@ var pricedTypes = []string{
 	"aws:ecr/repository:Repository",
 	"aws:s3/bucketV2:BucketV2",
 	"aws:s3/bucket:Bucket",
+	"aws:sns/topic:Topic",
+	"aws:sqs/queue:Queue",
 }
 
 // isComponent reports whether a type is one of this program's components,
@@ -398,6 +408,10 @@ func estimateCost(st *stack, prices priceTable, usage map[string]assumption) (co
 			if secretComponent == "" {
 				secretComponent = c
 			}
+		case "aws:sns/topic:Topic":
+			e.topic(r, c)
+		case "aws:sqs/queue:Queue":
+			e.queue(r, c)
 		case "aws:ecr/repository:Repository":
 			gb := e.assume("ecrGB")
 			e.monthly(c, "ECR image storage", "ecr.storage", gb, "GB", "GB", "(ecrGB)")
@@ -1059,4 +1073,77 @@ func (e *estimator) crossZoneNAT(component string, natZones int) {
 	e.add(component, "Cross-zone traffic to NAT", m,
 		fmt.Sprintf("%s USD/GB x 2 (out of one zone, into the other) x %s GB/month (natGB) x %d/%d zones without NAT = %s",
 			fnum(p), fnum(gb), away, e.vpcZones, usd(m)), "ec2.inter-az")
+}
+
+// kmsDataKeySeconds is how long SNS reuses a data key of a topic's KMS key:
+// up to 5 minutes ("Managing Amazon SNS encryption keys and costs").
+const kmsDataKeySeconds = 300
+
+// topic prices a topic's publishes (one request per event of up to 64 KB)
+// and, when it is encrypted, the KMS requests SNS makes for it: SNS's own
+// formula, R = B / D x 2 x P, for a month of B seconds, data keys reused for
+// D seconds and P publishing principals (one role per topic here). The AWS
+// managed key has no monthly charge; a customer managed key would, and its
+// price is not in the table.
+func (e *estimator) topic(r recorded, c string) {
+	events := e.assume("eventsPerTopic")
+	p := e.price("sns.publish")
+	m := p * events / 1e6
+	e.add(c, "SNS publishes "+text(r.Inputs["name"]), m,
+		fmt.Sprintf("%s USD/million x %s events/month (eventsPerTopic) / 1,000,000 = %s", fnum(p), fnum(events), usd(m)), "sns.publish")
+	key := text(r.Inputs["kmsMasterKeyId"])
+	if key == "" {
+		return
+	}
+	if !strings.HasPrefix(key, "alias/aws/") {
+		e.fail("cost: topic %s: no price for the customer managed KMS key %q in %s", r.Name, key, pricesFile)
+		return
+	}
+	seconds := hoursPerMonth * 3600
+	requests := seconds / kmsDataKeySeconds * 2
+	pk := e.price("kms.requests")
+	mk := pk * requests / 10000
+	e.add(c, "KMS requests of "+text(r.Inputs["name"]), mk,
+		fmt.Sprintf("%s USD/10,000 requests x (%s s / %d s data key reuse x 2 x 1 publishing role = %s requests) / 10,000 = %s",
+			fnum(pk), fnum(seconds), kmsDataKeySeconds, fnum(requests), usd(mk)), "kms.requests")
+}
+
+// queue prices the requests to a consumer's queue: per event the SendMessage
+// SNS makes, a ReceiveMessage and a DeleteMessage, plus the empty long polls
+// of its consumer's tasks (a ReceiveMessage every receiveWaitTimeSeconds
+// each). A dead-letter queue (no redrive policy of its own) is only written
+// by SQS itself and read by people: no requests assumed.
+func (e *estimator) queue(r recorded, c string) {
+	if text(r.Inputs["redrivePolicy"]) == "" {
+		return
+	}
+	wait, _ := number(r.Inputs["receiveWaitTimeSeconds"])
+	if wait <= 0 {
+		e.fail("cost: queue %s: short polling is not priced (set receiveWaitTimeSeconds)", r.Name)
+		return
+	}
+	tasks, ok := e.consumerTasks(text(dig(r.Inputs, "tags", "service")))
+	if !ok {
+		e.fail("cost: queue %s: no ECS service %q reads it (its service tag)", r.Name, text(dig(r.Inputs, "tags", "service")))
+		return
+	}
+	events := e.assume("eventsPerTopic")
+	pollers := e.assume("pollersPerTask")
+	polls := tasks * pollers * hoursPerMonth * 3600 / wait
+	p := e.price("sqs.requests")
+	m := p * (3*events + polls) / 1e6
+	e.add(c, "SQS requests "+text(r.Inputs["name"]), m,
+		fmt.Sprintf("%s USD/million x (3 x %s events (eventsPerTopic: send, receive, delete) + %s x %s pollers (pollersPerTask) x %s h x 3600 / %s s long polls) / 1,000,000 = %s",
+			fnum(p), fnum(events), count(tasks, "task", "tasks"), fnum(pollers), fnum(hoursPerMonth), fnum(wait), usd(m)), "sqs.requests")
+}
+
+// consumerTasks is the desired count of the ECS service named service.
+func (e *estimator) consumerTasks(service string) (float64, bool) {
+	for _, s := range e.st.ofType("aws:ecs/service:Service") {
+		if text(s.Inputs["name"]) == service {
+			n, _ := number(s.Inputs["desiredCount"])
+			return n, true
+		}
+	}
+	return 0, false
 }

@@ -693,6 +693,13 @@ func TestStackFilesArePriced(t *testing.T) {
 					match = keyPrefix("cloudwatch.metric")
 				case "aws:cloudwatch/dashboard:Dashboard":
 					match = item("CloudWatch dashboard " + fmt.Sprint(r.Inputs["dashboardName"]))
+				case "aws:sns/topic:Topic":
+					match = item("SNS publishes " + fmt.Sprint(r.Inputs["name"]))
+				case "aws:sqs/queue:Queue":
+					if r.Inputs["redrivePolicy"] == nil {
+						continue // a dead-letter queue: only SQS writes to it
+					}
+					match = item("SQS requests " + fmt.Sprint(r.Inputs["name"]))
 				default:
 					if slices.Contains(pricedTypes, r.Type) {
 						t.Errorf("%s: priced type without a check here", r.Type)

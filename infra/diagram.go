@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -54,7 +55,48 @@ func newDiagram(st *stack) *diagram {
 	d.loadBalancers(st)
 	d.calls(st)
 	d.egress(st)
+	d.messaging(st)
 	return d
+}
+
+// messaging draws the events: each topic with an arrow from its publisher
+// (the topic's service tag), each consumer's queue with an arrow from the
+// topic it subscribes to and one to its consumer (the queue's service tag).
+// Topics and queues are regional: drawn outside the VPC.
+func (d *diagram) messaging(st *stack) {
+	topics := map[string]string{} // topic ARN -> node id
+	for _, t := range st.ofType("aws:sns/topic:Topic") {
+		id := nodeID("topic", t.Name)
+		topics[fmt.Sprint(t.Outputs["arn"])] = id
+		d.add(diagramNode{id: id, label: fmt.Sprintf("SNS topic %v", t.Inputs["name"]), shape: "round"})
+		if svc := nodeID("svc", fmt.Sprint(dig(t.Inputs, "tags", "service"))); d.nodes[svc].id != "" {
+			d.edge(svc, id, "publishes")
+		}
+	}
+	queues := map[string]string{} // queue ARN -> node id
+	for _, q := range st.ofType("aws:sqs/queue:Queue") {
+		var redrive struct{ MaxReceiveCount int }
+		if json.Unmarshal([]byte(text(q.Inputs["redrivePolicy"])), &redrive) != nil {
+			continue // a dead-letter queue: drawn on its queue's label
+		}
+		id := nodeID("queue", q.Name)
+		queues[fmt.Sprint(q.Outputs["arn"])] = id
+		d.add(diagramNode{id: id, label: fmt.Sprintf("SQS queue %v<br/>dead-letter queue after %d receives", q.Inputs["name"], redrive.MaxReceiveCount), shape: "box"})
+		if svc := nodeID("svc", fmt.Sprint(dig(q.Inputs, "tags", "service"))); d.nodes[svc].id != "" {
+			d.edge(id, svc, "long polling")
+		}
+	}
+	for _, sub := range st.ofType("aws:sns/topicSubscription:TopicSubscription") {
+		from, to := topics[fmt.Sprint(sub.Inputs["topic"])], queues[fmt.Sprint(sub.Inputs["endpoint"])]
+		if from == "" || to == "" {
+			continue
+		}
+		label := "subscription"
+		if sub.Inputs["rawMessageDelivery"] == true {
+			label = "raw delivery"
+		}
+		d.edge(from, to, label)
+	}
 }
 
 func (d *diagram) add(n diagramNode) { d.nodes[n.id] = n }

@@ -104,6 +104,13 @@ func TestDiagramDrawsTheStack(t *testing.T) {
 			if s.Database {
 				want = append(want, fmt.Sprintf("%s -> db_database: TCP %d", svc, postgresPort))
 			}
+			for _, topic := range s.Publishes {
+				want = append(want, svc+" -> "+nodeID("topic", topic)+": publishes")
+			}
+			for _, topic := range s.Consumes {
+				queue := nodeID("queue", s.Name, topic)
+				want = append(want, nodeID("topic", topic)+" -> "+queue+": raw delivery", queue+" -> "+svc+": long polling")
+			}
 		}
 		listeners := "HTTP :80"
 		if sc.https {

@@ -98,6 +98,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	return id, resource.NewPropertyMapFromMap(outputs), nil
 }
 
+// mockManagedKeyID is the key id the mock gives an AWS managed key.
+const mockManagedKeyID = "0b5e1c2d-aws-managed-sns-key"
+
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.calls = append(m.calls, recordedCall{Token: args.Token, Provider: args.Provider})
@@ -111,6 +114,14 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"accountId": mockAccount, "id": mockAccount,
 			"arn": "arn:aws:iam::" + mockAccount + ":user/ci", "userId": "AIDAEXAMPLE",
 		}
+	case "aws:kms/getKey:getKey":
+		// The AWS managed key an alias/aws/<service> names.
+		keyID := args.Args["keyId"].StringValue()
+		if !strings.HasPrefix(keyID, "alias/aws/") {
+			return nil, fmt.Errorf("getKey: got keyId %q, want an AWS managed key's alias", keyID)
+		}
+		id := mockManagedKeyID
+		out = map[string]any{"id": id, "keyId": keyID, "arn": "arn:aws:kms:" + mockRegion + ":" + mockAccount + ":key/" + id, "keyManager": "AWS"}
 	case "aws:elb/getServiceAccount:getServiceAccount":
 		out = map[string]any{"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
 	case "aws:ssm/getParameter:getParameter":
@@ -225,6 +236,15 @@ func mockOutputs(typ, name string, inputs map[string]any) (string, map[string]an
 		id = out["arn"].(string) // a secret's ID is its ARN
 	case "aws:secretsmanager/secretVersion:SecretVersion":
 		out["arn"] = inputs["secretId"]
+	case "aws:sns/topic:Topic":
+		out["arn"] = fmt.Sprintf("arn:aws:sns:%s:%s:%s", mockRegion, mockAccount, out["name"])
+		id = out["arn"].(string) // a topic's ID is its ARN
+	case "aws:sqs/queue:Queue":
+		out["arn"] = fmt.Sprintf("arn:aws:sqs:%s:%s:%s", mockRegion, mockAccount, out["name"])
+		out["url"] = fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", mockRegion, mockAccount, out["name"])
+		id = out["url"].(string) // a queue's ID is its URL
+	case "aws:iam/role:Role":
+		out["arn"] = fmt.Sprintf("arn:aws:iam::%s:role/%s", mockAccount, out["name"])
 	case "random:index/randomPassword:RandomPassword":
 		out["result"] = "generated-" + shortHash(name)
 	}

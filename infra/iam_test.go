@@ -70,18 +70,21 @@ func TestIAMPoliciesHaveNoWildcards(t *testing.T) {
 }
 
 // TestTaskRoleHoldsOnlyWhatTheAppUses: the app reads its database secret,
-// ECS Exec (when on) opens SSM channels, and the collector (with telemetry)
-// sends traces and writes its EMF log; the task role allows nothing else.
-// Which secrets each role reads is TestRolesReadOnlyTheirSecrets; what the
-// collector may do, TestCollectorPermissionsAreExact.
+// ECS Exec (when on) opens SSM channels, the collector (with telemetry)
+// sends traces and writes its EMF log, and a service with events publishes
+// or consumes them; the task role allows nothing else. Which secrets each
+// role reads is TestRolesReadOnlyTheirSecrets; what the collector may do,
+// TestCollectorPermissionsAreExact; on which topics and queues,
+// TestEventPermissionsAreExact.
 func TestTaskRoleHoldsOnlyWhatTheAppUses(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		docs := policies(t, st)
 		telemetry := sc.value("telemetry") == telemetryEnabled
 		for _, s := range routing.Services {
 			taskPolicy, hasTaskPolicy := docs["aws:iam/rolePolicy:RolePolicy "+s.Name+"-task"]
-			if want := s.Database || sc.exec || telemetry; hasTaskPolicy != want {
-				t.Errorf("%s: got task role policy %v, want %v (database secret, ECS Exec or telemetry)", s.Name, hasTaskPolicy, want)
+			events := len(s.Publishes) > 0 || len(s.Consumes) > 0
+			if want := s.Database || sc.exec || telemetry || events; hasTaskPolicy != want {
+				t.Errorf("%s: got task role policy %v, want %v (database secret, ECS Exec, telemetry or events)", s.Name, hasTaskPolicy, want)
 			}
 			for _, stmt := range taskPolicy {
 				for _, a := range strs(stmt.Action) {
@@ -89,8 +92,10 @@ func TestTaskRoleHoldsOnlyWhatTheAppUses(t *testing.T) {
 					case a == "secretsmanager:GetSecretValue":
 					case sc.exec && strings.HasPrefix(a, "ssmmessages:"):
 					case telemetry && slices.Contains([]string{"xray:PutTraceSegments", "logs:CreateLogStream", "logs:PutLogEvents"}, a):
+					case len(s.Publishes) > 0 && slices.Contains([]string{"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"}, a):
+					case len(s.Consumes) > 0 && slices.Contains(consumerActions, a):
 					default:
-						t.Errorf("%s: task role allows %s, want only GetSecretValue, with ECS Exec ssmmessages channels, with telemetry the collector's", s.Name, a)
+						t.Errorf("%s: task role allows %s, want only GetSecretValue, with ECS Exec ssmmessages channels, with telemetry the collector's, with events publish (and the topic key through SNS) or consume", s.Name, a)
 					}
 				}
 			}

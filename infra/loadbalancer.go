@@ -319,13 +319,13 @@ func newAccessLogBucket(ctx *pulumi.Context, name string, cfg Config, accountID 
 		Policy: policyDocument(
 			statement{
 				Sid:        "ElbLogDeliveryAccount",
-				Principals: map[string][]string{"AWS": {elbAccount.Arn}},
+				Principals: pulumi.StringArrayMap{"AWS": pulumi.ToStringArray([]string{elbAccount.Arn})},
 				Actions:    []string{"s3:PutObject"},
 				Resources:  pulumi.StringArray{logObjects},
 			},
 			statement{
 				Sid:        "ElbLogDeliveryService",
-				Principals: map[string][]string{"Service": {"logdelivery.elasticloadbalancing.amazonaws.com"}},
+				Principals: pulumi.StringArrayMap{"Service": pulumi.ToStringArray([]string{"logdelivery.elasticloadbalancing.amazonaws.com"})},
 				Actions:    []string{"s3:PutObject"},
 				Resources:  pulumi.StringArray{logObjects},
 			},
@@ -333,10 +333,10 @@ func newAccessLogBucket(ctx *pulumi.Context, name string, cfg Config, accountID 
 				// S3.5: nobody reads or writes the logs over plain HTTP.
 				Sid:        "DenyInsecureTransport",
 				Deny:       true,
-				Principals: map[string][]string{"AWS": {"*"}},
+				Principals: anyone,
 				Actions:    []string{"s3:*"},
 				Resources:  pulumi.StringArray{bucket.Arn, pulumi.Sprintf("%s/*", bucket.Arn)},
-				Conditions: map[string]map[string]string{"Bool": {"aws:SecureTransport": "false"}},
+				Conditions: denyInsecureTransport,
 			},
 		),
 	}, parent, pulumi.DependsOn([]pulumi.Resource{block}))

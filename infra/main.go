@@ -48,6 +48,9 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMessagingNames(cfg, services); err != nil {
+		return nil, err
+	}
 	source, err := findBuildSource()
 	if err != nil {
 		return nil, err
@@ -117,6 +120,13 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 		}
 	}
 
+	// The topics and queues the declaration asks for; each service gets
+	// the ones it publishes to and reads.
+	messaging, err := newMessaging(ctx, "messaging", messagingArgs{Config: cfg, Services: services}, useProvider)
+	if err != nil {
+		return nil, err
+	}
+
 	// Services are created after the services they call (see StartOrder).
 	ordered, err := routing.StartOrder(services)
 	if err != nil {
@@ -129,6 +139,7 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 	logGroups := pulumi.StringMap{}
 	taskDefinitions := pulumi.StringMap{}
 	targetGroups := pulumi.StringMap{}
+	taskRoles := map[string]pulumi.StringOutput{}
 	for _, spec := range ordered {
 		args := serviceArgs{
 			Config: cfg, Spec: spec, Services: services, Source: source,
@@ -140,6 +151,7 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 			TargetGroup:      loadBalancer.TargetGroups[spec.Name],
 			LoadBalancer:     loadBalancer,
 			Telemetry:        telemetry,
+			Messaging:        messaging,
 		}
 		if spec.Database {
 			args.Database = database
@@ -160,7 +172,13 @@ func deploy(ctx *pulumi.Context, services []routing.Service) (pulumi.Map, error)
 		logGroups[spec.Name] = svc.LogGroupName
 		taskDefinitions[spec.Name] = svc.TaskDefinitionArn
 		targetGroups[spec.Name] = loadBalancer.TargetGroups[spec.Name].Arn
+		taskRoles[spec.Name] = svc.TaskRoleArn
 		created[spec.Name] = svc
+	}
+	// A topic's policy names its publisher's task role, which exists only
+	// now.
+	if err := messaging.allowPublishers(ctx, taskRoles); err != nil {
+		return nil, err
 	}
 
 	if cfg.Dashboard {

@@ -134,7 +134,7 @@ func newNatInstance(ctx *pulumi.Context, name string, args natInstanceArgs, pare
 		// condition on a missing key would leave the instance without
 		// credentials and unmanaged.
 		AssumeRolePolicy: policyDocument(statement{
-			Principals: map[string][]string{"Service": {"ec2.amazonaws.com"}},
+			Principals: pulumi.StringArrayMap{"Service": pulumi.ToStringArray([]string{"ec2.amazonaws.com"})},
 			Actions:    []string{"sts:AssumeRole"},
 		}),
 	}, parent)

@@ -6,15 +6,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// statement is one IAM policy statement. Resources may hold outputs (ARNs of
-// resources created in the same deployment); everything else is plain.
+// statement is one IAM policy statement. Principals, resources and condition
+// values may hold outputs (ARNs of resources created in the same
+// deployment, such as the role a topic admits); Sid, effect and actions are
+// plain.
 type statement struct {
 	Sid        string
 	Deny       bool
-	Principals map[string][]string
+	Principals pulumi.StringArrayMap
 	Actions    []string
 	Resources  pulumi.StringArray
-	Conditions map[string]map[string]string
+	Conditions pulumi.StringMapMap
 }
 
 // jsonStatement is the wire form of a statement.
@@ -31,11 +33,13 @@ type jsonStatement struct {
 // they mention is known. Building the JSON here rather than with the
 // getPolicyDocument invoke keeps the document visible to unit tests.
 func policyDocument(statements ...statement) pulumi.StringOutput {
-	resources := make([]any, len(statements))
-	for i, s := range statements {
-		resources[i] = s.Resources.ToStringArrayOutput()
+	// Three values per statement: resources, principals, conditions.
+	values := make([]any, 0, 3*len(statements))
+	for _, s := range statements {
+		values = append(values, s.Resources.ToStringArrayOutput(),
+			s.Principals.ToStringArrayMapOutput(), s.Conditions.ToStringMapMapOutput())
 	}
-	return pulumi.All(resources...).ApplyT(func(values []any) (string, error) {
+	return pulumi.All(values...).ApplyT(func(values []any) (string, error) {
 		doc := struct {
 			Version   string          `json:"Version"`
 			Statement []jsonStatement `json:"Statement"`
@@ -45,13 +49,17 @@ func policyDocument(statements ...statement) pulumi.StringOutput {
 			if s.Deny {
 				effect = "Deny"
 			}
+			v := values[3*i : 3*i+3]
+			// Unset principals and conditions resolve to nil maps.
+			principals, _ := v[1].(map[string][]string)
+			conditions, _ := v[2].(map[string]map[string]string)
 			doc.Statement = append(doc.Statement, jsonStatement{
 				Sid:       s.Sid,
 				Effect:    effect,
-				Principal: s.Principals,
+				Principal: principals,
 				Action:    s.Actions,
-				Resource:  values[i].([]string),
-				Condition: s.Conditions,
+				Resource:  v[0].([]string),
+				Condition: conditions,
 			})
 		}
 		b, err := json.Marshal(doc)
@@ -63,8 +71,15 @@ func policyDocument(statements ...statement) pulumi.StringOutput {
 // this account (the confused-deputy guard AWS recommends).
 func assumeRolePolicy(service, accountID string) pulumi.StringOutput {
 	return policyDocument(statement{
-		Principals: map[string][]string{"Service": {service}},
+		Principals: pulumi.StringArrayMap{"Service": pulumi.ToStringArray([]string{service})},
 		Actions:    []string{"sts:AssumeRole"},
-		Conditions: map[string]map[string]string{"StringEquals": {"aws:SourceAccount": accountID}},
+		Conditions: pulumi.StringMapMap{"StringEquals": pulumi.StringMap{"aws:SourceAccount": pulumi.String(accountID)}},
 	})
 }
+
+// denyInsecureTransport is the condition of the statements that refuse every
+// request made without TLS (S3.5, and the same rule on topics and queues).
+var denyInsecureTransport = pulumi.StringMapMap{"Bool": pulumi.StringMap{"aws:SecureTransport": pulumi.String("false")}}
+
+// anyone is the principal of a Deny statement that holds for every caller.
+var anyone = pulumi.StringArrayMap{"AWS": pulumi.ToStringArray([]string{"*"})}

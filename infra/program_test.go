@@ -491,6 +491,17 @@ func TestServiceWiring(t *testing.T) {
 					want["DEMO_DATA"] = "true"
 				}
 			}
+			// Events: the publisher finds its topic's ARN, a consumer its
+			// queue's URL, and both the region their SDK calls.
+			for _, topic := range s.Publishes {
+				want[routing.TopicEnv(topic)] = fmt.Sprint(st.one(t, "aws:sns/topic:Topic", topic).Outputs["arn"])
+			}
+			for _, topic := range s.Consumes {
+				want[routing.QueueEnv(topic)] = fmt.Sprint(st.one(t, "aws:sqs/queue:Queue", s.Name+"-"+topic).Outputs["url"])
+			}
+			if len(s.Publishes)+len(s.Consumes) > 0 {
+				want["AWS_REGION"] = sc.config["aws:region"]
+			}
 			// With telemetry the OpenTelemetry SDK's own variables send
 			// OTLP over HTTP/protobuf to the collector in the task.
 			if sc.value("telemetry") == "enabled" {
@@ -799,7 +810,7 @@ func TestOutputs(t *testing.T) {
 // TestProductionKeepsWhatDevGivesUp holds the production example to what the
 // dev levers trade away: NAT gateways in every zone and no NAT instance,
 // tasks in private subnets without public addresses, Container Insights on,
-// flow log records every minute.
+// flow log records every minute, an age alarm on every event queue.
 func TestProductionKeepsWhatDevGivesUp(t *testing.T) {
 	st := findScenario(t, "prod", func(sc scenario) bool { return sc.name == "prod" }).run(t)
 	vpc := st.one(t, "awsx:ec2:Vpc", "network")
@@ -816,6 +827,7 @@ func TestProductionKeepsWhatDevGivesUp(t *testing.T) {
 		{"flow log aggregation", num(st.one(t, "aws:ec2/flowLog:FlowLog", "network").Inputs["maxAggregationInterval"]), 60.0},
 		{"dashboards", len(st.ofType("aws:cloudwatch/dashboard:Dashboard")), 1},
 		{"EMF log groups", len(st.where("aws:cloudwatch/logGroup:LogGroup", "name", "/shop/prod/telemetry/metrics")), 1},
+		{"queue age alarms", len(st.where("aws:cloudwatch/metricAlarm:MetricAlarm", "metricName", "ApproximateAgeOfOldestMessage")), len(consumerQueues(routing.Services))},
 	}
 	for _, s := range st.ofType("aws:ecs/service:Service") {
 		checks = append(checks,

@@ -39,6 +39,9 @@ type Service struct {
 	// TaskDefinitionArn is the revision this deployment registered; the
 	// deploy check compares it with what ECS actually runs.
 	TaskDefinitionArn pulumi.StringOutput
+	// TaskRoleArn is the app's role; a topic's policy names its
+	// publisher's.
+	TaskRoleArn pulumi.StringOutput
 
 	// ecs is the ECS service; the services that call this one wait for it.
 	ecs *ecs.Service
@@ -69,6 +72,8 @@ type serviceArgs struct {
 	Calls []*Service
 	// Telemetry is nil when the stack runs no collectors.
 	Telemetry *Telemetry
+	// Messaging holds the topics and queues of every service.
+	Messaging *Messaging
 }
 
 func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOption) (*Service, error) {
@@ -136,6 +141,9 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	if args.Telemetry != nil {
 		grants.MetricsLogGroup = args.Telemetry.LogGroupArn
 	}
+	grants.PublishTopics = args.Messaging.publishTopics(spec)
+	grants.TopicKey = args.Messaging.topicKeyArn
+	grants.ConsumeQueues = args.Messaging.consumeQueues(spec)
 	roles, err := newRoles(ctx, spec.Name, cfg, args.AccountID, tags, grants, parent)
 	if err != nil {
 		return nil, err
@@ -145,7 +153,8 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	// wait for the role policies, not only for the roles their ARNs name.
 	afterPolicies := pulumi.DependsOn(roles.Policies)
 
-	containers := containerDefinitions(cfg, spec, args.Services, image.ImageUri, logs.Name, args.Database, secrets, args.Telemetry)
+	containers := containerDefinitions(cfg, spec, args.Services, image.ImageUri, logs.Name, args.Database, secrets,
+		args.Messaging.env(spec), args.Telemetry)
 	task, err := ecs.NewTaskDefinition(ctx, spec.Name, &ecs.TaskDefinitionArgs{
 		Family:                  pulumi.Sprintf("%s-%s-%s", cfg.Project, cfg.Stack, spec.Name),
 		NetworkMode:             pulumi.String("awsvpc"),
@@ -277,6 +286,7 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 	s.LogGroupName = logs.Name
 	s.ImageURI = image.ImageUri
 	s.TaskDefinitionArn = task.Arn
+	s.TaskRoleArn = roles.Task.Arn
 	s.ecs = service
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"name":              s.Name,
@@ -339,6 +349,11 @@ type roleGrants struct {
 	// MetricsLogGroup is the EMF log group the collector writes to (task
 	// role); unset without telemetry.
 	MetricsLogGroup pulumi.StringOutput
+	// PublishTopics are the topics the app publishes to, ConsumeQueues
+	// the queues it reads (task role).
+	PublishTopics, ConsumeQueues pulumi.StringArray
+	// TopicKey is the ARN of the topics' KMS key (with PublishTopics).
+	TopicKey pulumi.StringOutput
 }
 
 // serviceRoles are a service's roles and the policies that give them their
@@ -438,6 +453,7 @@ func newRoles(ctx *pulumi.Context, name string, cfg Config, accountID string, ta
 	if cfg.Telemetered() {
 		appStatements = append(appStatements, telemetryStatements(grants.MetricsLogGroup)...)
 	}
+	appStatements = append(appStatements, eventStatements(cfg.Region, grants.TopicKey, grants.PublishTopics, grants.ConsumeQueues)...)
 	if len(appStatements) > 0 {
 		if err := grant("-task", task, appStatements); err != nil {
 			return nil, err

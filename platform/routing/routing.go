@@ -84,6 +84,15 @@ var Services = []Service{
 // OrderEvents is the topic orders publishes order.confirmed to.
 const OrderEvents = "order-events"
 
+// MaxReceiveCount is the redrive policy of every consumer's queue: a message
+// received this many times without being deleted goes to the queue's
+// dead-letter queue. With the consumer's backoff (2 s doubling, at most
+// 2 min, platform/messaging) a failing message is retried for about 8
+// minutes first, so a database outage of a few minutes parks nothing; an
+// event that can never succeed is released at once on every receive and is
+// parked within seconds.
+const MaxReceiveCount = 10
+
 // TopicEnv is the environment variable that holds the ARN of topic for the
 // service publishing to it: "order-events" -> ORDER_EVENTS_TOPIC_ARN.
 func TopicEnv(topic string) string { return envName(topic) + "_TOPIC_ARN" }
