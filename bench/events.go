@@ -210,6 +210,14 @@ type eventRun struct {
 
 func (r eventRun) p(q float64) time.Duration { return quantile(r.lags, q) }
 
+// over counts the lags above the budget: a handful near the queue's
+// visibility timeout (30 s) are deliveries that had to wait for a second
+// receive, not a slow path.
+func (r eventRun) over(d time.Duration) int {
+	i, _ := slices.BinarySearch(r.lags, d+1)
+	return len(r.lags) - i
+}
+
 // events places orders at a fixed rate through the edge while the relay
 // publishes them and shipping consumes them, then measures each order's
 // lag from the transaction that confirmed it (orders.updated_at, which
@@ -260,8 +268,8 @@ FROM shipping.shipments s JOIN orders.orders o ON o.id = s.order_id WHERE o.crea
 			r.lags = append(r.lags, time.Duration(s*float64(time.Second)))
 		}
 		slices.Sort(r.lags)
-		logf("events run %d: %d orders sent, %d ok, %d confirmed, %d shipped, lag p50 %s p99 %s max %s, last shipment %s after the load",
-			i+1, r.placed.Requests, r.placed.OK, r.confirmed, r.shipped, ms(r.p(0.5)), ms(r.p(0.99)), ms(r.p(1)), r.drained.Round(time.Millisecond))
+		logf("events run %d: %d orders sent, %d ok, %d confirmed, %d shipped, lag p50 %s p99 %s max %s, %d over 1 s, last shipment %s after the load",
+			i+1, r.placed.Requests, r.placed.OK, r.confirmed, r.shipped, ms(r.p(0.5)), ms(r.p(0.99)), ms(r.p(1)), r.over(budgetEventLagP99), r.drained.Round(time.Millisecond))
 		runs = append(runs, r)
 	}
 	sorted := slices.Clone(runs)
@@ -273,8 +281,8 @@ FROM shipping.shipments s JOIN orders.orders o ON o.id = s.order_id WHERE o.crea
 	}
 	b.table.Check(fmt.Sprintf("Event lag: order confirmed → shipment committed (outbox, relay, local broker, shipping), %s orders/s × %s via edge",
 		thousands(int64(b.cfg.eventsRate)), b.cfg.eventsDur),
-		fmt.Sprintf("p50 %s, p90 %s, p99 %s, max %s; %d of %d confirmed orders shipped (all runs: %s)",
-			ms(m.p(0.5)), ms(m.p(0.9)), ms(m.p(0.99)), ms(m.p(1)), m.shipped, m.confirmed, shippedAll(runs)),
+		fmt.Sprintf("p50 %s, p90 %s, p99 %s, max %s, %d over 1 s; %d of %d confirmed orders shipped (all runs: %s)",
+			ms(m.p(0.5)), ms(m.p(0.9)), ms(m.p(0.99)), ms(m.p(1)), m.over(budgetEventLagP99), m.shipped, m.confirmed, shippedAll(runs)),
 		"p99 ≤ 1 s, every confirmed order shipped", m.p(0.99) <= budgetEventLagP99 && allShipped)
 	return nil
 }

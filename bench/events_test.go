@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBrokerConfig(t *testing.T) {
@@ -57,5 +58,15 @@ func TestBrokerConfigOfCompose(t *testing.T) {
 		if !strings.Contains(conf, name) {
 			t.Errorf("%s does not name %s", goawsConfig, name)
 		}
+	}
+}
+
+func TestEventRunOver(t *testing.T) {
+	r := eventRun{lags: []time.Duration{100 * time.Millisecond, time.Second, time.Second + 1, 30 * time.Second}}
+	if got := r.over(time.Second); got != 2 {
+		t.Errorf("over 1 s = %d, want 2 (exactly 1 s is within the budget)", got)
+	}
+	if got := (eventRun{}).over(time.Second); got != 0 {
+		t.Errorf("over 1 s of no lags = %d, want 0", got)
 	}
 }
