@@ -320,9 +320,22 @@ func TestEdgeWaitsForTheNewService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, edge, _ := bytes.Cut(added, []byte(composeEdge))
-	_, deps, ok := bytes.Cut(edge, []byte(edgeDependsOn))
-	if !ok || !bytes.Contains(deps, []byte("      web:\n        condition: service_healthy\n"+edgeDependency("probe"))) {
-		t.Errorf("got the edge's depends_on\n%s\nwant probe after the existing entries", deps)
+	// The edge's depends_on list: its entries, up to the first line indented
+	// less than they are.
+	list := func(src []byte) []byte {
+		_, edge, _ := bytes.Cut(src, []byte(composeEdge))
+		_, deps, ok := bytes.Cut(edge, []byte(edgeDependsOn))
+		if !ok {
+			t.Fatalf("no depends_on under the edge in\n%s", src)
+		}
+		end := 0
+		for end < len(deps) && bytes.HasPrefix(deps[end:], []byte("      ")) {
+			end = lineEnd(deps, end)
+		}
+		return deps[:end]
+	}
+	before, after := list(orig), list(added)
+	if want := append(append([]byte(nil), before...), edgeDependency("probe")...); !bytes.Equal(after, want) {
+		t.Errorf("got the edge's depends_on\n%s\nwant probe after the existing entries\n%s", after, before)
 	}
 }
