@@ -844,6 +844,7 @@ func TestProductionKeepsWhatDevGivesUp(t *testing.T) {
 		{"dashboards", len(st.ofType("aws:cloudwatch/dashboard:Dashboard")), 1},
 		{"EMF log groups", len(st.where("aws:cloudwatch/logGroup:LogGroup", "name", "/shop/prod/telemetry/metrics")), 1},
 		{"queue age alarms", len(st.where("aws:cloudwatch/metricAlarm:MetricAlarm", "metricName", "ApproximateAgeOfOldestMessage")), len(consumerQueues(routing.Services))},
+		{"scheduled actions (always on)", len(st.ofType("aws:appautoscaling/scheduledAction:ScheduledAction")), 0},
 	}
 	for _, s := range st.ofType("aws:ecs/service:Service") {
 		checks = append(checks,
