@@ -197,3 +197,58 @@ func scheduleActions(ctx *pulumi.Context, name string, cfg Config, target *appau
 	}
 	return nil
 }
+
+// scheduleLabel reads a service's scheduled actions back as its window,
+// e.g. "Mon-Fri 07:00-20:00 Europe/Lisbon", for the plan's diagram: "" when
+// it has none, and "scheduled" when they are not one opening and one
+// closing on the same days.
+func scheduleLabel(st *stack, service string) string {
+	var opens, closes []string
+	var days []time.Weekday
+	label := ""
+	for _, a := range st.ofType("aws:appautoscaling/scheduledAction:ScheduledAction") {
+		if !strings.HasSuffix(text(a.Inputs["resourceId"]), "/"+service) {
+			continue
+		}
+		label = "scheduled"
+		d, minute, err := parseWeeklyCron(text(a.Inputs["schedule"]))
+		if err != nil || (days != nil && fmt.Sprint(d) != fmt.Sprint(days)) {
+			return label
+		}
+		days = d
+		at := fmt.Sprintf("%02d:%02d", minute/60, minute%60)
+		if n, _ := number(dig(a.Inputs, "scalableTargetAction", "maxCapacity")); n > 0 {
+			opens = append(opens, at)
+		} else {
+			closes = append(closes, at)
+		}
+	}
+	if len(opens) != 1 || len(closes) != 1 {
+		return label
+	}
+	timezone := "UTC"
+	for _, a := range st.ofType("aws:appautoscaling/scheduledAction:ScheduledAction") {
+		if tz := text(a.Inputs["timezone"]); strings.HasSuffix(text(a.Inputs["resourceId"]), "/"+service) && tz != "" {
+			timezone = tz
+		}
+	}
+	return fmt.Sprintf("%s %s-%s %s", dayRanges(days), opens[0], closes[0], timezone)
+}
+
+// dayRanges writes days in week order as activeHours does: Mon-Fri, Sat-Sun,Wed.
+func dayRanges(days []time.Weekday) string {
+	var parts []string
+	for i := 0; i < len(days); {
+		j := i
+		for j+1 < len(days) && slices.Index(weekOrder, days[j+1]) == slices.Index(weekOrder, days[j])+1 {
+			j++
+		}
+		part := days[i].String()[:3]
+		if j > i {
+			part += "-" + days[j].String()[:3]
+		}
+		parts = append(parts, part)
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}

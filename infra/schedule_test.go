@@ -90,6 +90,16 @@ func TestWindowCron(t *testing.T) {
 			t.Errorf("%s: got no error, want it refused as not a weekly cron", expr)
 		}
 	}
+	for _, spec := range []string{"Mon-Fri", "Sat-Sun,Wed", "Mon,Wed,Fri", "Sun", "Mon-Sun"} {
+		days, err := parseDays(spec)
+		want := map[string]string{"Sat-Sun,Wed": "Wed,Sat-Sun"}[spec]
+		if want == "" {
+			want = spec
+		}
+		if got := dayRanges(days); err != nil || got != want {
+			t.Errorf("%s: got %q %v, want %q", spec, got, err, want)
+		}
+	}
 	if days, _, err := parseWeeklyCron("cron(0 7 ? * MON-WED,SAT *)"); err != nil ||
 		fmt.Sprint(days) != fmt.Sprint([]time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Saturday}) {
 		t.Errorf("MON-WED,SAT: got %v %v", days, err)
