@@ -53,6 +53,8 @@ var settings = map[string]setting{
 	"healthCheckGracePeriodSeconds": {"30", "integer"},
 	"enableExecuteCommand":          {"false", "boolean"},
 	"logLevel":                      {"info", "string"},
+	"activeHours":                   {"", "string"},
+	"activeTimezone":                {"UTC", "string"},
 	"logRetentionDays":              {"7", "integer"},
 	"containerInsights":             {"enabled", "string"},
 	"forceDestroy":                  {"false", "boolean"},
@@ -114,6 +116,10 @@ type Config struct {
 	LogRetentionDays              int
 	ContainerInsights             string // enhanced, enabled or disabled
 	ForceDestroy                  bool
+	// ActiveHours ("Mon-Fri 07:00-20:00", in ActiveTimezone) are when the
+	// services run; empty, always. Active is it parsed: nil when empty.
+	ActiveHours, ActiveTimezone string
+	Active                      *window
 	// DemoData has catalog load the demo products (DEMO_DATA=true): dev
 	// stacks only; production fills its catalog through the admin API.
 	DemoData bool
@@ -154,9 +160,16 @@ type Config struct {
 }
 
 // Autoscales reports whether the services have room to scale. With maxTasks
-// equal to minTasks the program registers no scaling target and no policies,
-// and so none of the four alarms per service that target tracking creates.
+// equal to minTasks the program registers no target-tracking policies, and so
+// none of the four alarms per service they create (nor a scaling target,
+// unless the services have active hours).
 func (c Config) Autoscales() bool { return c.MaxTasks > c.MinTasks }
+
+// ScalingTarget reports whether Application Auto Scaling, not the stack,
+// owns each service's running count: when it autoscales, and when the
+// services stop outside their active hours (even with maxTasks equal to
+// minTasks, the schedule needs a scalable target to act on).
+func (c Config) ScalingTarget() bool { return c.Autoscales() || c.Active != nil }
 
 // Telemetered reports whether the tasks run the ADOT collector and the
 // apps export to it.
@@ -278,6 +291,8 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		EnableExecuteCommand:          r.bool("enableExecuteCommand"),
 		LogLevel:                      r.str("logLevel"),
 		LogRetentionDays:              r.int("logRetentionDays"),
+		ActiveHours:                   r.str("activeHours"),
+		ActiveTimezone:                r.str("activeTimezone"),
 		ContainerInsights:             r.str("containerInsights"),
 		ForceDestroy:                  r.bool("forceDestroy"),
 		DemoData:                      r.bool("demoData"),
@@ -299,6 +314,12 @@ func loadConfig(ctx *pulumi.Context) (Config, error) {
 		DBName:                r.str("dbName"),
 	}
 	errs := append(r.errs, c.validate(r.failed)...)
+	if c.ActiveHours != "" {
+		// validate reports a value that does not parse.
+		if w, err := parseWindow(c.ActiveHours, c.ActiveTimezone); err == nil {
+			c.Active = &w
+		}
+	}
 	if project.Get("adminToken") != "" {
 		// A plain-text token would sit unencrypted in Pulumi.<stack>.yaml.
 		if !ctx.IsConfigSecret(ctx.Project() + ":adminToken") {
@@ -401,6 +422,12 @@ func (c Config) validate(failed map[string]bool) []error {
 	check(c.EventAgeAlarmSeconds == 0 || (c.EventAgeAlarmSeconds >= 60 && c.EventAgeAlarmSeconds < queueRetentionSeconds),
 		"eventAgeAlarmSeconds: got %d, want 0 (no age alarm) or 60..%d (below the queues' 4-day retention)",
 		c.EventAgeAlarmSeconds, queueRetentionSeconds-1)
+	if c.ActiveHours != "" {
+		_, err := parseWindow(c.ActiveHours, c.ActiveTimezone)
+		check(err == nil, "activeHours: got %q, %v; or empty to run all the time", c.ActiveHours, err)
+	}
+	err = checkTimezone(c.ActiveTimezone)
+	check(err == nil, "activeTimezone: got %q, %v", c.ActiveTimezone, err)
 	check(slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel),
 		"logLevel: got %q, want debug, info, warn or error", c.LogLevel)
 	check(slices.Contains(logRetentions, c.LogRetentionDays),

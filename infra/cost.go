@@ -270,6 +270,7 @@ var freeTypes = map[string]string{
 	"aws:ecs/taskDefinition:TaskDefinition":                                                      "priced through the services that run it",
 	"aws:ecs/clusterCapacityProviders:ClusterCapacityProviders":                                  "no charge; the tasks are priced",
 	"aws:appautoscaling/target:Target":                                                           "no charge; its maximum sets the ceiling",
+	"aws:appautoscaling/scheduledAction:ScheduledAction":                                         "no charge; its schedule sets the hours its service's tasks are priced for",
 	"aws:ecr/lifecyclePolicy:LifecyclePolicy":                                                    "no charge; it bounds the repository's storage",
 	"awsx:ecr:Image":                                                                             "stored in its repository, priced there",
 	"aws:rds/parameterGroup:ParameterGroup":                                                      "no charge",
@@ -780,6 +781,7 @@ func (e *estimator) ecsService(r recorded, c string) {
 		return
 	}
 	strategy := capacityStrategyOf(e.st, r)
+	hours, hoursText := e.taskHours(name)
 	desired, _ := number(r.Inputs["desiredCount"]) // unset: 0, the provider's default
 	maxTasks := desired
 	for _, t := range e.st.ofType("aws:appautoscaling/target:Target") {
@@ -803,32 +805,32 @@ func (e *estimator) ecsService(r recorded, c string) {
 		}
 		var out []costLine
 		if share.onDemand > 0 || share.spot == 0 {
-			m := perTask * share.onDemand * hoursPerMonth
+			m := perTask * share.onDemand * hours
 			out = append(out, newLine(c, "Fargate "+arch+" tasks, on-demand",
-				fmt.Sprintf("%s x %s x %s h = %s %s", rate, count(share.onDemand, "task", "tasks"), fnum(hoursPerMonth), usd(m),
+				fmt.Sprintf("%s x %s x %s = %s %s", rate, count(share.onDemand, "task", "tasks"), hoursText, usd(m),
 					split(share.onDemand)),
 				m, prefix+".vcpu", prefix+".memory"))
 		}
 		if share.spot > 0 {
 			d := e.assume("fargateSpotDiscount")
-			m := perTask * (1 - d) * share.spot * hoursPerMonth
+			m := perTask * (1 - d) * share.spot * hours
 			out = append(out, newLine(c, "Fargate "+arch+" tasks, Spot",
-				fmt.Sprintf("%s x (1 - %s fargateSpotDiscount) x %s x %s h = %s %s", rate, fnum(d),
-					count(share.spot, "task", "tasks"), fnum(hoursPerMonth), usd(m), split(share.spot)),
+				fmt.Sprintf("%s x (1 - %s fargateSpotDiscount) x %s x %s = %s %s", rate, fnum(d),
+					count(share.spot, "task", "tasks"), hoursText, usd(m), split(share.spot)),
 				m, prefix+".vcpu", prefix+".memory"))
 		}
 		if extra := ephemeral - 20; extra > 0 {
 			p := e.price("fargate.ephemeral-storage")
-			m := p * extra * tasks * hoursPerMonth
+			m := p * extra * tasks * hours
 			out = append(out, newLine(c, "Fargate ephemeral storage beyond 20 GB",
-				fmt.Sprintf("%s USD/GB-hour x %s GB x %s x %s h = %s", fnum(p), fnum(extra), count(tasks, "task", "tasks"), fnum(hoursPerMonth), usd(m)),
+				fmt.Sprintf("%s USD/GB-hour x %s GB x %s x %s = %s", fnum(p), fnum(extra), count(tasks, "task", "tasks"), hoursText, usd(m)),
 				m, "fargate.ephemeral-storage"))
 		}
 		if publicIP {
 			p := e.price("public-ipv4.hour")
-			m := p * tasks * hoursPerMonth
+			m := p * tasks * hours
 			out = append(out, newLine(c, "Task public IPv4",
-				fmt.Sprintf("%s USD/address-hour x %s (assignPublicIp) x %s h = %s", fnum(p), count(tasks, "address", "addresses"), fnum(hoursPerMonth), usd(m)),
+				fmt.Sprintf("%s USD/address-hour x %s (assignPublicIp) x %s = %s", fnum(p), count(tasks, "address", "addresses"), hoursText, usd(m)),
 				m, "public-ipv4.hour"))
 		}
 		if serviceConnect {
@@ -854,6 +856,73 @@ func (e *estimator) ecsService(r recorded, c string) {
 			e.ceilingExtra -= l.Monthly
 		}
 	}
+}
+
+// taskHours is how many hours a month the tasks of the ECS service named
+// service run, and the arithmetic: the whole month, or, where scheduled
+// actions scale it in to zero and out again every week (activeHours), the
+// hours of a week they leave it running x 52/12 weeks a month. An action
+// with a maximum above zero lets the service run at its desired count.
+func (e *estimator) taskHours(service string) (float64, string) {
+	type change struct {
+		at      int // minute of the week from Monday 00:00
+		running bool
+	}
+	var changes []change
+	timezone := "UTC" // the API's default
+	for _, a := range e.st.ofType("aws:appautoscaling/scheduledAction:ScheduledAction") {
+		if !strings.HasSuffix(text(a.Inputs["resourceId"]), "/"+service) || text(a.Inputs["scalableDimension"]) != "ecs:service:DesiredCount" {
+			continue
+		}
+		days, minute, err := parseWeeklyCron(text(a.Inputs["schedule"]))
+		if err != nil {
+			e.fail("cost: scheduled action %s: %v", a.Name, err)
+			continue
+		}
+		maxCapacity, ok := number(dig(a.Inputs, "scalableTargetAction", "maxCapacity"))
+		if !ok {
+			e.fail("cost: scheduled action %s: no scalableTargetAction.maxCapacity to price", a.Name)
+			continue
+		}
+		for _, d := range days {
+			changes = append(changes, change{slices.Index(weekOrder, d)*24*60 + minute, maxCapacity > 0})
+		}
+		if tz := text(a.Inputs["timezone"]); tz != "" {
+			timezone = tz
+		}
+	}
+	if len(changes) == 0 {
+		return hoursPerMonth, fnum(hoursPerMonth) + " h"
+	}
+	slices.SortStableFunc(changes, func(a, b change) int { return a.at - b.at })
+	// Walk the week a minute at a time; it starts in the state the last
+	// change of the week before left.
+	perDay := make([]int, len(weekOrder))
+	running, next := changes[len(changes)-1].running, 0
+	for m := range len(weekOrder) * 24 * 60 {
+		for ; next < len(changes) && changes[next].at <= m; next++ {
+			running = changes[next].running
+		}
+		if running {
+			perDay[m/(24*60)]++
+		}
+	}
+	week, days := 0, 0
+	for _, n := range perDay {
+		week += n
+		if n > 0 {
+			days++
+		}
+	}
+	hours := float64(week) / 60 * 52 / 12
+	shown := fnum(math.Round(hours*100) / 100)
+	for _, n := range perDay {
+		if n > 0 && n*days != week {
+			return hours, fmt.Sprintf("%s h (%s h a week x 52/12 weeks, %s schedule)", shown, fnum(float64(week)/60), timezone)
+		}
+	}
+	return hours, fmt.Sprintf("%s h (%s x %s h x 52/12 weeks, %s schedule)",
+		shown, count(float64(days), "day", "days"), fnum(float64(week/max(days, 1))/60), timezone)
 }
 
 // taskDefinition finds the task definition a service names by ARN, family
@@ -1122,19 +1191,21 @@ func (e *estimator) queue(r recorded, c string) {
 		e.fail("cost: queue %s: short polling is not priced (set receiveWaitTimeSeconds)", r.Name)
 		return
 	}
-	tasks, ok := e.consumerTasks(text(dig(r.Inputs, "tags", "service")))
+	service := text(dig(r.Inputs, "tags", "service"))
+	tasks, ok := e.consumerTasks(service)
 	if !ok {
 		e.fail("cost: queue %s: no ECS service %q reads it (its service tag)", r.Name, text(dig(r.Inputs, "tags", "service")))
 		return
 	}
 	events := e.assume("eventsPerTopic")
 	pollers := e.assume("pollersPerTask")
-	polls := tasks * pollers * hoursPerMonth * 3600 / wait
+	hours, hoursText := e.taskHours(service)
+	polls := tasks * pollers * hours * 3600 / wait
 	p := e.price("sqs.requests")
 	m := p * (3*events + polls) / 1e6
 	e.add(c, "SQS requests "+text(r.Inputs["name"]), m,
-		fmt.Sprintf("%s USD/million x (3 x %s events (eventsPerTopic: send, receive, delete) + %s x %s pollers (pollersPerTask) x %s h x 3600 / %s s long polls) / 1,000,000 = %s",
-			fnum(p), fnum(events), count(tasks, "task", "tasks"), fnum(pollers), fnum(hoursPerMonth), fnum(wait), usd(m)), "sqs.requests")
+		fmt.Sprintf("%s USD/million x (3 x %s events (eventsPerTopic: send, receive, delete) + %s x %s pollers (pollersPerTask) x %s x 3600 / %s s long polls) / 1,000,000 = %s",
+			fnum(p), fnum(events), count(tasks, "task", "tasks"), fnum(pollers), hoursText, fnum(wait), usd(m)), "sqs.requests")
 }
 
 // consumerTasks is the desired count of the ECS service named service.

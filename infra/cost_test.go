@@ -65,6 +65,16 @@ func scalingTarget(service string, max float64) recorded {
 	}}
 }
 
+// scheduledAction is an action that sets the service's capacity to
+// min..max on a schedule.
+func scheduledAction(service, suffix, schedule, timezone string, min, max float64) recorded {
+	return recorded{Type: "aws:appautoscaling/scheduledAction:ScheduledAction", Name: service + "-" + suffix, Parent: catalogURN, Inputs: map[string]any{
+		"serviceNamespace": "ecs", "scalableDimension": "ecs:service:DesiredCount",
+		"resourceId": "service/cluster-848f680/" + service, "schedule": schedule, "timezone": timezone,
+		"scalableTargetAction": map[string]any{"minCapacity": min, "maxCapacity": max},
+	}}
+}
+
 func rdsInstance(class string, multiAZ bool, storage float64) recorded {
 	return recorded{Type: "aws:rds/instance:Instance", Name: "database", Parent: databaseURN, Inputs: map[string]any{
 		"engine": "postgres", "instanceClass": class, "allocatedStorage": storage, "storageType": "gp3",
@@ -188,6 +198,38 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 				"(0.25 vCPU x 0.04048 + 0.5 GB x 0.004445) USD/hour x 1 task x 730 h = 9.01 (1 of 1 task: 1 more by weight FARGATE 1)", 9.01}},
 			// (0.25 x 0.04048 + 0.5 x 0.004445) x 730 = 9.010025 per task; 3 more tasks at the maximum.
 			ceilingExtra: 27.03,
+		},
+		{
+			// 5 x 13 h a week x 52/12 weeks = 281.67 h; (0.25 x 0.04048 +
+			// 0.5 x 0.004445) x 281.6667 = 3.4765 per task, 13.9059 for
+			// four: the ceiling is 13.91 - 3.48.
+			name: "x86 task in working hours, scaling to 4 in them",
+			resources: []recorded{
+				taskDef("catalog", "256", "512", "X86_64"),
+				ecsService("catalog", 1, share("FARGATE", 0, 1)),
+				scalingTarget("catalog", 4),
+				scheduledAction("catalog", "stop", "cron(0 20 ? * MON,TUE,WED,THU,FRI *)", "Europe/Lisbon", 0, 0),
+				scheduledAction("catalog", "start", "cron(0 7 ? * MON,TUE,WED,THU,FRI *)", "Europe/Lisbon", 1, 4),
+			},
+			want: []wantLine{{"service:catalog", "Fargate X86_64 tasks, on-demand",
+				"(0.25 vCPU x 0.04048 + 0.5 GB x 0.004445) USD/hour x 1 task x 281.67 h (5 days x 13 h x 52/12 weeks, Europe/Lisbon schedule) = 3.48 (1 of 1 task: 1 more by weight FARGATE 1)", 3.48}},
+			ceilingExtra: 10.43,
+		},
+		{
+			// Saturday 08:00 to Sunday 20:00, across midnight: 16 h + 20 h
+			// a week, 156 h a month; (0.25 x 0.03238 + 0.5 x 0.00356) x 156
+			// = 1.5405. The schedule's range form and the API's default
+			// time zone are read too.
+			name: "ARM64 task over the weekend, days of different lengths",
+			resources: []recorded{
+				taskDef("catalog", "256", "512", "ARM64"),
+				ecsService("catalog", 1, share("FARGATE", 0, 1)),
+				scalingTarget("catalog", 1),
+				scheduledAction("catalog", "start", "cron(0 8 ? * SAT *)", "", 1, 1),
+				scheduledAction("catalog", "stop", "cron(0 20 ? * SUN-SUN *)", "", 0, 0),
+			},
+			want: []wantLine{{"service:catalog", "Fargate ARM64 tasks, on-demand",
+				"(0.25 vCPU x 0.03238 + 0.5 GB x 0.00356) USD/hour x 1 task x 156 h (36 h a week x 52/12 weeks, UTC schedule) = 1.54 (1 of 1 task: 1 more by weight FARGATE 1)", 1.54}},
 		},
 		{
 			name: "ARM64 task",

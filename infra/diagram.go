@@ -161,6 +161,9 @@ func (d *diagram) services(st *stack) {
 			}
 		}
 		lines = append(lines, taskCount(st, svc, name)+", "+capacity(st, svc))
+		if window := scheduleLabel(st, name); window != "" {
+			lines = append(lines, "runs "+window)
+		}
 		net := asMap(svc.Inputs["networkConfiguration"])
 		d.add(diagramNode{id: id, label: strings.Join(lines, "<br/>"), shape: "box", tier: d.tier(asStrings(net["subnets"]))})
 		for _, sg := range asStrings(net["securityGroups"]) {

@@ -156,6 +156,14 @@ func TestDiagramDrawsTheStack(t *testing.T) {
 		if multiAZ := strings.Contains(chart, "Multi-AZ"); multiAZ != sc.production {
 			t.Errorf("got Multi-AZ drawn %v, want %v", multiAZ, sc.production)
 		}
+		// Every service's box says when it runs, when it has active hours.
+		window, boxes := "runs "+sc.value("activeHours")+" "+sc.value("activeTimezone"), 0
+		if sc.value("activeHours") != "" {
+			boxes = len(routing.Services)
+		}
+		if got := strings.Count(chart, window); got != boxes {
+			t.Errorf("got %q drawn %d times, want %d", window, got, boxes)
+		}
 		// Every service's box names its collector when it has one.
 		if got, want := strings.Count(chart, "+ aws-otel-collector"), map[bool]int{true: len(routing.Services)}[sc.telemetered()]; got != want {
 			t.Errorf("got %d collectors drawn, want %d (telemetry %v)", got, want, sc.telemetered())

@@ -400,21 +400,25 @@ func TestMessagingSettingsAreValidated(t *testing.T) {
 // plus a long poll every 20 s per consumer task, the topic key's requests by
 // SNS's own formula (2,628,000 s / 300 s x 2 x 1 publisher = 17,520 at 0.03
 // USD per 10,000), and 0.10 USD per alarm. The dead-letter queue has no line:
-// only SQS writes to it.
+// only SQS writes to it. A consumer stopped outside its active hours polls
+// only in them (Mon-Fri 07:00-20:00: 5 x 13 h a week, 52/12 weeks a month).
 func TestMessagingCostLines(t *testing.T) {
 	prices, err := loadPrices("us-east-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name, age string
-		alarms    []string
+		name, age, active string
+		hours             float64
+		alarms            []string
 	}{
-		{"default", "300", []string{"shipping-order-events-age", "shipping-order-events-dlq"}},
-		{"age alarm off", "0", []string{"shipping-order-events-dlq"}},
+		{"default", "300", "", 730, []string{"shipping-order-events-age", "shipping-order-events-dlq"}},
+		{"age alarm off", "0", "", 730, []string{"shipping-order-events-dlq"}},
+		{"working hours", "0", "Mon-Fri 07:00-20:00", 5 * 13 * 52 / 12.0, []string{"shipping-order-events-dlq"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			st, err := runProgram(routing.Services, "dev", with(stackConfig(t, "../Pulumi.dev.yaml"), map[string]string{"shop:eventAgeAlarmSeconds": c.age}))
+			st, err := runProgram(routing.Services, "dev", with(stackConfig(t, "../Pulumi.dev.yaml"),
+				map[string]string{"shop:eventAgeAlarmSeconds": c.age, "shop:activeHours": c.active}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -422,7 +426,7 @@ func TestMessagingCostLines(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			polls := 730.0 * 3600 / 20 // one task of shipping
+			polls := c.hours * 3600 / 20 // one task of shipping
 			want := []wantLine{
 				{"messaging", "SNS publishes shop-dev-order-events", "", cents(0.50 * 30000 / 1e6)},
 				{"messaging", "SQS requests shop-dev-shipping-order-events", "", cents(0.40 * (3*30000 + polls) / 1e6)},

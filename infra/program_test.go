@@ -66,6 +66,11 @@ func scenarios(t *testing.T) []scenario {
 	insights := base
 	insights.name = "dev+insights"
 	insights.config = with(dev, map[string]string{"shop:containerInsights": "enhanced"})
+	// Dev stops its services outside working hours; this runs them all
+	// the time, as production does.
+	alwaysOn := base
+	alwaysOn.name = "dev+alwaysOn"
+	alwaysOn.config = with(dev, map[string]string{"shop:activeHours": ""})
 	allFlows := base
 	allFlows.name = "dev+allFlows"
 	allFlows.config = with(dev, map[string]string{"shop:flowLogTrafficType": "ALL", "shop:flowLogAggregationSeconds": "60"})
@@ -81,7 +86,7 @@ func scenarios(t *testing.T) []scenario {
 		https: true, nat: "OnePerAz", zones: 3, spot: true, production: true, minBackups: 7,
 		cpu: "512", memory: "1024", cpuArch: "X86_64",
 	}
-	return []scenario{base, natPerAZ, natSingle, https, onDemand, exec, insights, allFlows, observed, production}
+	return []scenario{base, natPerAZ, natSingle, https, onDemand, exec, insights, allFlows, observed, alwaysOn, production}
 }
 
 // value is the effective value of a project config key in this scenario.
@@ -115,12 +120,12 @@ func shopServices(t *testing.T) []routing.Service {
 	t.Helper()
 	var out []routing.Service
 	for _, s := range routing.Services {
-		if slices.Contains([]string{"catalog", "orders", "web"}, s.Name) {
+		if slices.Contains([]string{"catalog", "orders", "web", "shipping"}, s.Name) {
 			out = append(out, s)
 		}
 	}
-	if len(out) != 3 {
-		t.Fatalf("got %d of the shop's services (catalog, orders, web) in the declaration, want 3", len(out))
+	if len(out) != 4 {
+		t.Fatalf("got %d of the shop's services (catalog, orders, web, shipping) in the declaration, want 4", len(out))
 	}
 	return out
 }
@@ -592,13 +597,16 @@ func TestServiceWiring(t *testing.T) {
 // count, and pulumi-aws's ecs.Service documents ignoreChanges on
 // desiredCount for that case (the resource's "Ignoring Changes to Desired
 // Count" note, from terraform-provider-aws's aws_ecs_service); without a
-// scaling target nothing else sets it, so up must not ignore it.
+// scaling target nothing else sets it, so up must not ignore it. Target
+// tracking and the active hours' schedule each need the target.
 func TestAutoscaling(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		alb := st.one(t, "aws:lb/loadBalancer:LoadBalancer", "loadbalancer")
-		if sc.value("minTasks") == sc.value("maxTasks") {
-			// No room to scale: no target, no policies, and so none of the
-			// alarms target tracking would create; the count is minTasks.
+		scales := sc.value("minTasks") != sc.value("maxTasks")
+		if !scales && sc.value("activeHours") == "" {
+			// No room to scale and no schedule: no target, no policies,
+			// and so none of the alarms target tracking would create;
+			// the count is minTasks.
 			if got := len(st.ofType("aws:appautoscaling/target:Target")) + len(st.ofType("aws:appautoscaling/policy:Policy")); got != 0 {
 				t.Errorf("minTasks = maxTasks = %s: got %d scaling resources, want none", sc.value("minTasks"), got)
 			}
@@ -625,6 +633,14 @@ func TestAutoscaling(t *testing.T) {
 			wantID := fmt.Sprintf("service/%s/%s", st.one(t, "aws:ecs/cluster:Cluster", "cluster").Outputs["name"], s.Name)
 			if target.Inputs["resourceId"] != wantID {
 				t.Errorf("%s: got resource %v, want %s", s.Name, target.Inputs["resourceId"], wantID)
+			}
+			if !scales {
+				// Scheduled only: the schedule sets the count and nothing
+				// tracks a metric (so no alarms are created for it).
+				if got := len(st.ofType("aws:appautoscaling/policy:Policy")); got != 0 {
+					t.Errorf("minTasks = maxTasks with active hours: got %d scaling policies, want none", got)
+				}
+				continue
 			}
 			tg := st.one(t, "aws:lb/targetGroup:TargetGroup", s.Name)
 			wantPolicies := map[string]string{
@@ -828,6 +844,7 @@ func TestProductionKeepsWhatDevGivesUp(t *testing.T) {
 		{"dashboards", len(st.ofType("aws:cloudwatch/dashboard:Dashboard")), 1},
 		{"EMF log groups", len(st.where("aws:cloudwatch/logGroup:LogGroup", "name", "/shop/prod/telemetry/metrics")), 1},
 		{"queue age alarms", len(st.where("aws:cloudwatch/metricAlarm:MetricAlarm", "metricName", "ApproximateAgeOfOldestMessage")), len(consumerQueues(routing.Services))},
+		{"scheduled actions (always on)", len(st.ofType("aws:appautoscaling/scheduledAction:ScheduledAction")), 0},
 	}
 	for _, s := range st.ofType("aws:ecs/service:Service") {
 		checks = append(checks,

@@ -274,7 +274,7 @@ func newService(ctx *pulumi.Context, args serviceArgs, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 
-	if cfg.Autoscales() {
+	if cfg.ScalingTarget() {
 		if err := autoscale(ctx, spec.Name, cfg, args.Cluster.Name, service.Name,
 			args.LoadBalancer.ArnSuffix, args.TargetGroup.ArnSuffix, tags, parent); err != nil {
 			return nil, err
@@ -546,18 +546,21 @@ const (
 	latencyAlarmBreaching = 3
 )
 
-// serviceOptions adds, where autoscaling owns the running count after the
-// first deploy, that up leaves desiredCount alone; without autoscaling the
-// stack's minTasks is the count.
+// serviceOptions adds, where Application Auto Scaling owns the running count
+// after the first deploy (autoscaling, or the active hours' schedule), that
+// up leaves desiredCount alone: a deploy at night must not start the tasks
+// the schedule stopped. Otherwise the stack's minTasks is the count.
 func serviceOptions(cfg Config, opts ...pulumi.ResourceOption) []pulumi.ResourceOption {
-	if cfg.Autoscales() {
+	if cfg.ScalingTarget() {
 		opts = append(opts, pulumi.IgnoreChanges([]string{"desiredCount"}))
 	}
 	return opts
 }
 
-// autoscale keeps between minTasks and maxTasks running, scaling on whichever
-// of CPU and requests per task asks for more.
+// autoscale registers the service's scalable target. With room to scale it
+// keeps between minTasks and maxTasks running, scaling on whichever of CPU
+// and requests per task asks for more; with active hours it stops the
+// service outside them.
 func autoscale(ctx *pulumi.Context, name string, cfg Config, clusterName, serviceName,
 	albSuffix, targetGroupSuffix pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOrInvokeOption,
 ) error {
@@ -571,6 +574,14 @@ func autoscale(ctx *pulumi.Context, name string, cfg Config, clusterName, servic
 	}, parent)
 	if err != nil {
 		return err
+	}
+	if cfg.Active != nil {
+		if err := scheduleActions(ctx, name, cfg, target, parent); err != nil {
+			return err
+		}
+	}
+	if !cfg.Autoscales() {
+		return nil
 	}
 	policies := []struct {
 		suffix, metric string

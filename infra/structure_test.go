@@ -144,25 +144,30 @@ func TestResourceCounts(t *testing.T) {
 	// Dev's NAT instance is nine resources the NAT gateway stacks do not
 	// have (natinstance.go): its security group and two rules, role, policy
 	// attachment, instance profile, the instance and a route per zone.
-	// Autoscaling is nine more (a target and two policies per service),
-	// which dev, with maxTasks = minTasks, does without. Each service has
-	// a p99 latency alarm beside its 5xx alarm. Telemetry is two more and a
-	// component (the EMF log group, and a task role policy for web, which
-	// had none); the dashboard one and a component. Orders publishes
-	// order-events, which none of the three consumes: the messaging
-	// component with the topic and its policy (a consumer's queues are
-	// TestMessagingResources').
+	// Autoscaling is twelve more (a target and two policies per service),
+	// which dev, with maxTasks = minTasks, does without; dev's active hours
+	// are twelve of their own (a target and two scheduled actions per
+	// service), and eight where the targets exist already (onDemand). Each
+	// service has a p99 latency alarm beside its 5xx alarm. Telemetry is two
+	// more and a component (the EMF log group, and a task role policy for
+	// web, which had none); the dashboard one and a component. Orders
+	// publishes order-events: the messaging component with the topic and
+	// its policy. Shipping consumes it: besides what every service has, its
+	// queue and dead-letter queue, their two policies, the redrive allow
+	// policy, the subscription and the dead-letter alarm (production adds
+	// the age alarm).
 	want := map[string]struct{ custom, components int }{
-		"dev":                      {99, 14},
-		"dev+natPerAz":             {90, 14},
-		"dev+natSingle+x86":        {90, 14},
-		"dev+https":                {101, 14},
-		"dev+onDemand+autoscaling": {108, 14},
-		"dev+exec":                 {100, 14},
-		"dev+insights":             {99, 14},
-		"dev+allFlows":             {99, 14},
-		"dev+telemetry+dashboard":  {102, 16},
-		"prod":                     {104, 16},
+		"dev":                      {138, 16},
+		"dev+natPerAz":             {129, 16},
+		"dev+natSingle+x86":        {129, 16},
+		"dev+https":                {140, 16},
+		"dev+onDemand+autoscaling": {146, 16},
+		"dev+exec":                 {139, 16},
+		"dev+insights":             {138, 16},
+		"dev+allFlows":             {138, 16},
+		"dev+telemetry+dashboard":  {141, 18},
+		"dev+alwaysOn":             {126, 16},
+		"prod":                     {135, 18},
 	}
 	shop := shopServices(t)
 	forEach(t, func(t *testing.T, sc scenario, _ *stack) {

@@ -128,7 +128,14 @@ func evaluate(want string, st status) verdict {
 	if settling {
 		return verdict{waiting, fmt.Sprintf("rollout %s, %s, %s", rolloutState(primary), running, targets)}
 	}
-	return verdict{passed, fmt.Sprintf("%s, %s, %s", shortTaskDefinition(want), running, targets)}
+	ok := fmt.Sprintf("%s, %s, %s", shortTaskDefinition(want), running, targets)
+	if primary.DesiredCount == 0 {
+		// Scaled in to zero, e.g. by the active hours' schedule at night:
+		// ECS completes the rollout without starting a task, so there is
+		// nothing to fail yet, and nothing proven either.
+		ok += " (scaled to zero: no task of this release has started yet)"
+	}
+	return verdict{passed, ok}
 }
 
 func rolloutState(d *ecstypes.Deployment) string {

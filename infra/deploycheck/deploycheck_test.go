@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,6 +138,38 @@ func TestRolloutCompletedOnSecondPollPasses(t *testing.T) {
 	if n := f.calls["orders"]; n != 2 {
 		t.Errorf("DescribeServices asked about orders %d times, want 2", n)
 	}
+}
+
+// TestDeployOutsideActiveHoursPasses: a deploy while the schedule holds a
+// service at zero tasks completes without starting one. The check waits
+// for the old deployment to go, then passes without waiting for targets
+// that cannot come, and says that nothing of the release ran.
+func TestDeployOutsideActiveHoursPasses(t *testing.T) {
+	f := newFakeAWS(t)
+	app := "orders"
+	world(f, app)
+	atZero := func(d ecsDeployment) ecsDeployment {
+		d.DesiredCount, d.RunningCount = 0, 0
+		return d
+	}
+	newID := deploymentID(app, registered[app])
+	rolling := service(app, []ecsDeployment{
+		atZero(deployment(app, registered[app], "PRIMARY", "IN_PROGRESS", fmt.Sprintf("ECS deployment %s in progress.", newID), 0, deployStart.Add(time.Minute))),
+		atZero(deployment(app, previous(app), "ACTIVE", "COMPLETED", "", 0, deployStart.Add(-26*time.Hour))),
+	}, nil)
+	done := service(app, []ecsDeployment{
+		atZero(deployment(app, registered[app], "PRIMARY", "COMPLETED", fmt.Sprintf("ECS deployment %s completed.", newID), 0, deployStart.Add(time.Minute))),
+	}, nil)
+	rolling.DesiredCount, done.DesiredCount = 0, 0
+	f.services[app] = []ecsService{rolling, done}
+	f.targets[targetGroupArns[app]] = []targetHealthDescription{}
+	f.start()
+
+	r := runCheck(t, stackOutputs(app), "-timeout", "1m", "-poll", "1ms")
+
+	want := "orders: rollout IN_PROGRESS, 0/0 running, targets none\n" +
+		"ok   orders: shop-dev-orders:8, 0/0 running, targets none (scaled to zero: no task of this release has started yet)\n"
+	r.exactly(t, 0, want)
 }
 
 // TestFailedRolloutsFail: each way a rollout of orders can go wrong exits 1
