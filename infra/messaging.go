@@ -420,10 +420,10 @@ func (m *Messaging) env(service routing.Service) map[string]pulumi.StringOutput 
 }
 
 // eventStatements are what an app needs for its events, on its task role:
-// sns:Publish on the topics it publishes to; on its own queues, the four
+// sns:Publish on the topics it publishes to; on its own queues, the three
 // actions a consumer calls (ReceiveMessage, DeleteMessage after its
-// transaction commits, ChangeMessageVisibility to hand a message back early,
-// GetQueueAttributes to read the queue's settings). The topics' key is
+// transaction commits, ChangeMessageVisibility to hand a message back early
+// or later); queue depths are read by operators and alarms, not the app. The topics' key is
 // usable only through SNS and only for those topics (topicKey); the queues
 // use SQS-managed keys and need no KMS grant.
 func eventStatements(region string, topicKey pulumi.StringOutput, topics, queues pulumi.StringArray) []statement {
@@ -457,5 +457,5 @@ func eventStatements(region string, topicKey pulumi.StringOutput, topics, queues
 
 // consumerActions are the SQS actions a consumer's task role allows.
 var consumerActions = []string{
-	"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+	"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
 }

@@ -12,6 +12,8 @@ package messaging
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -35,5 +37,29 @@ func LoadAWS(ctx context.Context) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("aws configuration: AWS_REGION is not set")
 	}
+	cfg.HTTPClient = plainBodies{cfg.HTTPClient}
 	return cfg, nil
+}
+
+// plainBodies hands net/http request bodies that are plain readers.
+//
+// The SDK (smithy-go) wraps a request body in a reader that it closes as
+// soon as the response headers are in, and whose WriteTo after that close
+// fails with io.EOF. net/http may still drain the body then, with io.Copy,
+// which prefers WriteTo: the error makes it close the connection while the
+// response body is being read, and the SDK retries the call. For
+// ReceiveMessage that retry is a loss: the broker handed the first answer's
+// messages out already, so they stay invisible until their visibility
+// timeout (30 s) ends. It was seen locally as a batch of 10 orders shipped
+// 30 s late and the SDK's warning "failed to discard remaining HTTP response
+// body ... use of closed network connection"; the answer of a fast broker
+// on loopback comes early enough to hit it, AWS's rarely. A closed body's
+// Read returns io.EOF, which io.Copy takes as the end.
+type plainBodies struct{ client aws.HTTPClient }
+
+func (p plainBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = struct{ io.ReadCloser }{r.Body}
+	}
+	return p.client.Do(r)
 }

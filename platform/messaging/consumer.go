@@ -48,7 +48,9 @@ type Delivery struct {
 //
 // An error leaves the message for a later delivery; an error marked with
 // Permanent, or wrapping events.ErrInvalid, says no delivery can ever
-// succeed, and the message goes to the dead-letter queue at once.
+// succeed: the message is made visible again at once on each receive, so
+// the queue's redrive policy parks it in the dead-letter queue after its
+// maxReceiveCount receives, within seconds.
 type Handler func(ctx context.Context, d Delivery) error
 
 // Permanent marks err as one that redelivering the message cannot cure

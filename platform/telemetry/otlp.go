@@ -39,7 +39,8 @@ import (
 // otlpHTTP posts OTLP/HTTP protobuf exports to one URL (OTLP
 // specification, "OTLP/HTTP"), retrying what the specification calls
 // retryable (429, 502, 503, 504, and a collector not reachable yet) with
-// exponential backoff, honouring Retry-After, for at most retryFor.
+// exponential backoff, honouring Retry-After, until the export's deadline
+// (exportTimeout at most).
 type otlpHTTP struct {
 	url    string
 	client *http.Client
@@ -60,18 +61,17 @@ var errPermanent = errors.New("not retried")
 func (c *otlpHTTP) send(ctx context.Context, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, exportTimeout)
 	defer cancel()
-	deadline := time.Now().Add(retryFor)
-	wait := c.backoff
+	deadline, _ := ctx.Deadline()
+	backoff := c.backoff
 	for {
 		retryAfter, err := c.post(ctx, body)
 		if err == nil || errors.Is(err, errPermanent) {
 			return err
 		}
-		if retryAfter > wait {
-			wait = retryAfter
-		}
-		// Jitter, so replicas that failed together do not retry together.
-		wait = wait/2 + rand.N(wait/2+1)
+		// Jitter, so replicas that failed together do not retry together;
+		// a collector's Retry-After is a floor the jitter never goes under
+		// (OTLP/HTTP: the client SHOULD honour it).
+		wait := max(backoff/2+rand.N(backoff/2+1), retryAfter)
 		if time.Now().Add(wait).After(deadline) {
 			return err
 		}
@@ -80,7 +80,7 @@ func (c *otlpHTTP) send(ctx context.Context, body []byte) error {
 			return errors.Join(err, ctx.Err())
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 5*time.Second)
+		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 

@@ -217,8 +217,57 @@ func TestExportRetries(t *testing.T) {
 	}
 }
 
-// An unreachable collector is retried until retryFor would pass, then the
-// export fails; with a deadline sooner than that, at the deadline.
+// TestExportWaitsForRetryAfter: a collector's Retry-After is the least wait
+// before the next attempt, whatever the (jittered) backoff says; one that
+// would end past the export's deadline is not waited for.
+func TestExportWaitsForRetryAfter(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		times []time.Time
+	)
+	answer := func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		times = append(times, time.Now())
+		first := len(times) == 1
+		mu.Unlock()
+		if first {
+			answer(w)
+		}
+	}))
+	defer srv.Close()
+	c := newOTLPHTTP(srv.URL)
+	c.backoff = time.Millisecond
+	if err := c.send(context.Background(), []byte{0x0a, 0x00}); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(times) != 2 {
+		t.Fatalf("%d attempts, want 2", len(times))
+	}
+	if gap := times[1].Sub(times[0]); gap < time.Second {
+		t.Errorf("retried %v after a Retry-After of 1 s", gap)
+	}
+
+	r, url := newReceiver(t, func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	c = newOTLPHTTP(url)
+	if err := c.send(context.Background(), []byte{0x0a, 0x00}); err == nil || !strings.Contains(err.Error(), "429") {
+		t.Errorf("got %v, want the 429 back at once: a minute's Retry-After ends past the export's deadline", err)
+	}
+	if len(r.bodies) != 1 {
+		t.Errorf("%d attempts, want 1", len(r.bodies))
+	}
+}
+
+// An unreachable collector is retried until the export's deadline would
+// pass, then the export fails.
 func TestExportToNoCollectorGivesUpAtTheDeadline(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL

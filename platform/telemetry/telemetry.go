@@ -18,11 +18,11 @@ import (
 
 // Export tuning. A request never waits on any of it: spans queue in memory
 // (dropped when the queue is full) and leave in batches from a background
-// goroutine; an export that cannot reach the collector gives up after
-// exportTimeout, its retries after retryFor.
+// goroutine; an export that cannot reach the collector gives up, its
+// retries included, after exportTimeout (the span processor's export
+// context ends then too).
 const (
 	exportTimeout = 5 * time.Second
-	retryFor      = 15 * time.Second
 	batchEvery    = 2 * time.Second
 	queueSize     = 4096
 	// ShutdownTimeout bounds the last flush at exit, inside the service's

@@ -81,7 +81,9 @@ func New(log *slog.Logger, store Store) *Service { return &Service{log: log, sto
 // order, changes nothing. A body that can never be applied is an error
 // wrapping events.ErrInvalid, and nothing is written. Events of other
 // types are not shipping's business and are ignored, so a new event on
-// the topic never ends up in the dead-letter queue.
+// the topic never ends up in the dead-letter queue, as long as its
+// publisher sets event_type; without it the body is read as order.confirmed
+// and refused as invalid.
 func (s *Service) Apply(ctx context.Context, eventType string, body []byte) error {
 	if eventType != "" && eventType != events.TypeOrderConfirmed {
 		s.log.InfoContext(ctx, "event ignored", "event_type", eventType)
