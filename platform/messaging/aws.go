@@ -16,6 +16,7 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 )
 
@@ -37,7 +38,14 @@ func LoadAWS(ctx context.Context) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("aws configuration: AWS_REGION is not set")
 	}
-	cfg.HTTPClient = plainBodies{cfg.HTTPClient}
+	// The configuration names a client only when it had to make one (for
+	// AWS_CA_BUNDLE, say); without, the service clients would each make the
+	// SDK's default one, made here instead.
+	client := cfg.HTTPClient
+	if client == nil {
+		client = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = plainBodies{client}
 	return cfg, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -26,12 +27,25 @@ func (writerToBody) Close() error { return nil }
 // body ends cleanly instead of closing the connection (plainBodies).
 func TestLoadAWSGivesTheTransportPlainBodies(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
-	cfg, err := LoadAWS(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := cfg.HTTPClient.(plainBodies); !ok {
-		t.Fatalf("LoadAWS's HTTP client is %T, want plainBodies", cfg.HTTPClient)
+	// Without AWS_CA_BUNDLE (a container's environment) the SDK's
+	// configuration names no HTTP client; with it, one of its own.
+	t.Setenv("AWS_CA_BUNDLE", "")
+	for _, bundle := range []string{"", "/etc/ssl/certs/ca-certificates.crt"} {
+		if bundle == "" {
+			os.Unsetenv("AWS_CA_BUNDLE")
+		} else {
+			os.Setenv("AWS_CA_BUNDLE", bundle)
+		}
+		cfg, err := LoadAWS(t.Context())
+		if err != nil {
+			if _, statErr := os.Stat(bundle); bundle != "" && statErr != nil {
+				continue // no CA bundle on this machine to name
+			}
+			t.Fatal(err)
+		}
+		if p, ok := cfg.HTTPClient.(plainBodies); !ok || p.client == nil {
+			t.Fatalf("AWS_CA_BUNDLE=%q: LoadAWS's HTTP client is %#v, want plainBodies around a client", bundle, cfg.HTTPClient)
+		}
 	}
 
 	rec := &recordingClient{}
