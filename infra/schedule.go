@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	// The time zone is checked against Go's embedded IANA database, so
-	// validation does not depend on the zoneinfo of the machine running
-	// `pulumi preview` (a slim CI image has none).
+	// Go's embedded IANA database, the fallback of time.LoadLocation when
+	// the machine running `pulumi preview` has no zoneinfo (a slim CI
+	// image); where it has one, that is read first.
 	_ "time/tzdata"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/appautoscaling"
@@ -118,6 +118,14 @@ func parseClock(s string) (int, error) {
 func checkTimezone(name string) error {
 	if name == "" || name == "Local" {
 		return errors.New("want an IANA time zone such as Europe/Lisbon or UTC")
+	}
+	// A case-insensitive file system finds "europe/lisbon" too; AWS does
+	// not: IANA names are written as they are spelled (each part starts
+	// with an upper-case letter), UTC and the Etc/ zones included.
+	for part := range strings.SplitSeq(name, "/") {
+		if part == "" || part[0] < 'A' || part[0] > 'Z' {
+			return errors.New("want an IANA time zone as spelled, such as Europe/Lisbon or UTC")
+		}
 	}
 	if _, err := time.LoadLocation(name); err != nil {
 		return errors.New("want an IANA time zone such as Europe/Lisbon or UTC")

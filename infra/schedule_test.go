@@ -39,6 +39,7 @@ func TestActiveHoursAreValidated(t *testing.T) {
 		{"misspelt zone", zone("Europe/Lisbonn"), "activeTimezone"},
 		{"this machine's zone", zone("Local"), "activeTimezone"},
 		{"offset", zone("+01:00"), "activeTimezone"},
+		{"lower-case spelling", zone("europe/lisbon"), "activeTimezone"},
 	})
 
 	bad := with(dev, map[string]string{

@@ -62,7 +62,10 @@ func LoadAWS(ctx context.Context) (aws.Config, error) {
 // 30 s late and the SDK's warning "failed to discard remaining HTTP response
 // body ... use of closed network connection"; the answer of a fast broker
 // on loopback comes early enough to hit it, AWS's rarely. A closed body's
-// Read returns io.EOF, which io.Copy takes as the end.
+// Read returns io.EOF, which io.Copy takes as the end. Cost: the service
+// clients tune only the SDK's own client type, so AWS_DEFAULTS_MODE's
+// connect and TLS timeouts would not apply through this wrapper (the
+// default mode, "legacy", sets none).
 type plainBodies struct{ client aws.HTTPClient }
 
 func (p plainBodies) Do(r *http.Request) (*http.Response, error) {
