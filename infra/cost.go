@@ -861,7 +861,8 @@ func (e *estimator) ecsService(r recorded, c string) {
 // taskHours is how many hours a month the tasks of the ECS service named
 // service run, and the arithmetic: the whole month, or, where scheduled
 // actions scale it in to zero and out again every week (activeHours), the
-// hours of a week they leave it running x 52/12 weeks a month. An action
+// hours of a week they leave it running x 730/168 weeks a month (the
+// 730-hour month of every other line, in weeks). An action
 // with a maximum above zero lets the service run at its desired count.
 func (e *estimator) taskHours(service string) (float64, string) {
 	type change struct {
@@ -914,14 +915,14 @@ func (e *estimator) taskHours(service string) (float64, string) {
 			days++
 		}
 	}
-	hours := float64(week) / 60 * 52 / 12
+	hours := float64(week) / 60 * hoursPerMonth / (7 * 24)
 	shown := fnum(math.Round(hours*100) / 100)
 	for _, n := range perDay {
 		if n > 0 && n*days != week {
-			return hours, fmt.Sprintf("%s h (%s h a week x 52/12 weeks, %s schedule)", shown, fnum(float64(week)/60), timezone)
+			return hours, fmt.Sprintf("%s h (%s h a week x 730/168 weeks, %s schedule)", shown, fnum(float64(week)/60), timezone)
 		}
 	}
-	return hours, fmt.Sprintf("%s h (%s x %s h x 52/12 weeks, %s schedule)",
+	return hours, fmt.Sprintf("%s h (%s x %s h x 730/168 weeks, %s schedule)",
 		shown, count(float64(days), "day", "days"), fnum(float64(week/max(days, 1))/60), timezone)
 }
 

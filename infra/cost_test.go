@@ -200,9 +200,9 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 			ceilingExtra: 27.03,
 		},
 		{
-			// 5 x 13 h a week x 52/12 weeks = 281.67 h; (0.25 x 0.04048 +
-			// 0.5 x 0.004445) x 281.6667 = 3.4765 per task, 13.9059 for
-			// four: the ceiling is 13.91 - 3.48.
+			// 5 x 13 h a week x 730/168 weeks = 282.44 h; (0.25 x 0.04048 +
+			// 0.5 x 0.004445) x 282.4405 = 3.4860 per task, 13.9441 for
+			// four: the ceiling is 13.94 - 3.49.
 			name: "x86 task in working hours, scaling to 4 in them",
 			resources: []recorded{
 				taskDef("catalog", "256", "512", "X86_64"),
@@ -212,13 +212,13 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 				scheduledAction("catalog", "start", "cron(0 7 ? * MON,TUE,WED,THU,FRI *)", "Europe/Lisbon", 1, 4),
 			},
 			want: []wantLine{{"service:catalog", "Fargate X86_64 tasks, on-demand",
-				"(0.25 vCPU x 0.04048 + 0.5 GB x 0.004445) USD/hour x 1 task x 281.67 h (5 days x 13 h x 52/12 weeks, Europe/Lisbon schedule) = 3.48 (1 of 1 task: 1 more by weight FARGATE 1)", 3.48}},
-			ceilingExtra: 10.43,
+				"(0.25 vCPU x 0.04048 + 0.5 GB x 0.004445) USD/hour x 1 task x 282.44 h (5 days x 13 h x 730/168 weeks, Europe/Lisbon schedule) = 3.49 (1 of 1 task: 1 more by weight FARGATE 1)", 3.49}},
+			ceilingExtra: 10.45,
 		},
 		{
 			// Saturday 08:00 to Sunday 20:00, across midnight: 16 h + 20 h
-			// a week, 156 h a month; (0.25 x 0.03238 + 0.5 x 0.00356) x 156
-			// = 1.5405. The schedule's range form and the API's default
+			// a week, 36 x 730/168 = 156.43 h a month; (0.25 x 0.03238 +
+			// 0.5 x 0.00356) x 156.4286 = 1.5447. The schedule's range form and the API's default
 			// time zone are read too.
 			name: "ARM64 task over the weekend, days of different lengths",
 			resources: []recorded{
@@ -229,7 +229,7 @@ func TestCostLinesAgainstHandComputedValues(t *testing.T) {
 				scheduledAction("catalog", "stop", "cron(0 20 ? * SUN-SUN *)", "", 0, 0),
 			},
 			want: []wantLine{{"service:catalog", "Fargate ARM64 tasks, on-demand",
-				"(0.25 vCPU x 0.03238 + 0.5 GB x 0.00356) USD/hour x 1 task x 156 h (36 h a week x 52/12 weeks, UTC schedule) = 1.54 (1 of 1 task: 1 more by weight FARGATE 1)", 1.54}},
+				"(0.25 vCPU x 0.03238 + 0.5 GB x 0.00356) USD/hour x 1 task x 156.43 h (36 h a week x 730/168 weeks, UTC schedule) = 1.54 (1 of 1 task: 1 more by weight FARGATE 1)", 1.54}},
 		},
 		{
 			name: "ARM64 task",

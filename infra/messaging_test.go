@@ -401,7 +401,7 @@ func TestMessagingSettingsAreValidated(t *testing.T) {
 // SNS's own formula (2,628,000 s / 300 s x 2 x 1 publisher = 17,520 at 0.03
 // USD per 10,000), and 0.10 USD per alarm. The dead-letter queue has no line:
 // only SQS writes to it. A consumer stopped outside its active hours polls
-// only in them (Mon-Fri 07:00-20:00: 5 x 13 h a week, 52/12 weeks a month).
+// only in them (Mon-Fri 07:00-20:00: 5 x 13 h a week, 730/168 weeks a month).
 func TestMessagingCostLines(t *testing.T) {
 	prices, err := loadPrices("us-east-1")
 	if err != nil {
