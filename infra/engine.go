@@ -115,7 +115,11 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"arn": "arn:aws:iam::" + mockAccount + ":user/ci", "userId": "AIDAEXAMPLE",
 		}
 	case "aws:kms/getKey:getKey":
-		// The AWS managed key an alias/aws/<service> names.
+		// The AWS managed key an alias/aws/<service> names: DescribeKey on a
+		// predefined AWS alias associates it with an AWS managed key and
+		// returns that key's KeyId and Arn, also before the service first
+		// used it (AWS KMS API reference, DescribeKey, KeyId). A customer
+		// alias is refused here so the program cannot start relying on one.
 		keyID := args.Args["keyId"].StringValue()
 		if !strings.HasPrefix(keyID, "alias/aws/") {
 			return nil, fmt.Errorf("getKey: got keyId %q, want an AWS managed key's alias", keyID)

@@ -192,6 +192,17 @@ func stmtString(s policyStatement) string {
 // alone and nothing without TLS; the queue admits SNS for its own topic
 // alone (aws:SourceArn) and nothing without TLS; the dead-letter queue
 // admits nothing but what SQS moves into it itself.
+//
+// What AWS documents and these statements encode: SNS delivers to a queue
+// only if the queue's policy allows sqs:SendMessage to the service principal
+// sns.amazonaws.com, scoped with aws:SourceArn to the topic (Amazon SNS
+// developer guide, "Subscribing an Amazon SQS queue to an Amazon SNS topic":
+// without it the subscription exists and nothing arrives); TLS-only access
+// is a Deny on aws:SecureTransport false (Amazon SQS "Security best
+// practices", "Enforce encryption of data in transit"; Security Hub SNS.4
+// and SQS.3 read the policies); SQS moves dead-lettered messages itself, so
+// the dead-letter queue needs no Allow ("Using dead-letter queues in Amazon
+// SQS"), only the redrive allow policy tested in TestMessagingResources.
 func TestTopicAndQueuePolicies(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		docs := policies(t, st)
@@ -255,10 +266,17 @@ func checkStatements(t *testing.T, what string, got []policyStatement, want []st
 
 // TestEventPermissionsAreExact: a publisher's task role may sns:Publish on
 // its own topics and nothing else of SNS, and use the topics' key only
-// through SNS and for those topics (the encryption context); a consumer's may receive, delete,
-// change visibility and read attributes on its own queues only (never the
-// dead-letter queue, never another service's queue); every other service has
-// no event statement at all.
+// through SNS and for those topics (the encryption context); a consumer's
+// may receive, delete and change visibility on its own queues only (never
+// the dead-letter queue, never another service's queue); every other
+// service has no event statement at all.
+//
+// The KMS statement encodes "Amazon SNS key management", "Allow a user to
+// send messages to a topic with SSE" (a publisher needs kms:GenerateDataKey
+// and kms:Decrypt on the topic's key) and the encryption context SNS sends,
+// aws:sns:topicArn ("Amazon SNS data encryption"); its Resource is the key's
+// ARN, since KMS authorizes on keys and an alias ARN in an identity policy
+// grants nothing (AWS KMS developer guide, "Using aliases in IAM policies").
 func TestEventPermissionsAreExact(t *testing.T) {
 	forEach(t, func(t *testing.T, sc scenario, st *stack) {
 		docs := policies(t, st)

@@ -57,6 +57,12 @@ func TestActiveHoursAreValidated(t *testing.T) {
 	}
 }
 
+// TestWindowCron: Application Auto Scaling's cron has six fields, Minutes
+// Hours Day-of-month Month Day-of-week Year, with ? in one of the two day
+// fields (Application Auto Scaling user guide, "Scheduled scaling",
+// "Cron expressions"; its own example is cron(30 6 ? * MON *)); a
+// five-field or day-of-month-and-week expression is refused by
+// PutScheduledAction, which no mock would notice.
 func TestWindowCron(t *testing.T) {
 	tests := []struct {
 		spec        string
@@ -111,6 +117,12 @@ func TestWindowCron(t *testing.T) {
 // target, even when maxTasks = minTasks, and two scheduled actions: to zero
 // at the window's end, back to minTasks..maxTasks at its start, in the
 // stack's time zone. Application Auto Scaling then owns desiredCount.
+// Restoring minTasks at the start works because a scheduled action that
+// raises the minimum above the current capacity scales out to it
+// (PutScheduledAction, ScalableTargetAction: "If the current capacity is
+// below the new minimum, Application Auto Scaling scales out"); min = max
+// = 0 is allowed (MinCapacity/MaxCapacity >= 0; the provider passes 0, it
+// is a nullable int in aws_appautoscaling_scheduled_action).
 func TestActiveHoursSchedule(t *testing.T) {
 	dev := stackConfig(t, "../Pulumi.dev.yaml")
 	tests := []struct {
