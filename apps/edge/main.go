@@ -47,7 +47,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) (string, boo
 	for _, s := range routing.Services {
 		log.Info("upstream", "service", s.Name, "url", upstreams[s.Name].String())
 	}
-	srv := server.New(telemetry.Handler(h, service), log, version)
+	srv := server.New(telemetry.Handler(h), log, version)
 	// The edge only relays: its write deadline is the ALB's idle timeout
 	// (60 s), longer than a service's own 30 s, so a service's answer or the
 	// edge's 504 always reaches the client instead of a cut connection.

@@ -18,6 +18,7 @@ import (
 	"github.com/fargateshop/shop/platform/dbsecret"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 )
 
 // OpenDatabase opens the pool a service's settings describe: DATABASE_URL or
@@ -82,7 +83,12 @@ func Open(ctx context.Context, log *slog.Logger, dsn string, creds Credentials, 
 	// operation (the statement text goes in db.query.text, never its
 	// arguments), only under a sampled span: otelpgx starts none without a
 	// recording parent, so a background poll alone never starts a trace.
-	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	// Its per-operation duration histogram is left out (a no-op meter):
+	// recorded for every query, sampled or not, with attribute sets built
+	// each time, it was the largest part of what telemetry cost a catalog
+	// read (docs/performance.md, "Tracing cost"), and the query spans and
+	// the HTTP durations already time the database from each side.
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()))
 
 	pgxPool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

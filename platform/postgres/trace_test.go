@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -91,4 +92,30 @@ func names(spans []sdktrace.ReadOnlySpan) []string {
 		out[i] = s.Name()
 	}
 	return out
+}
+
+// TestPoolRecordsGaugesButNoQueryHistogram: the pool's gauges are
+// recorded; the pgx tracer's per-query duration histogram is not (it cost
+// every query, sampled or not, more than the rest of telemetry together).
+func TestPoolRecordsGaugesButNoQueryHistogram(t *testing.T) {
+	oteltest.Install(t)
+	pool := postgrestest.NewPool(t, nil)
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT $1::int", 7).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, sm := range oteltest.Metrics(t).ScopeMetrics {
+		for _, m := range sm.Metrics {
+			seen[m.Name] = true
+		}
+	}
+	if !seen["pgxpool.acquired_connections"] || !seen["pgxpool.idle_connections"] {
+		t.Errorf("pool gauges missing among %v", seen)
+	}
+	for name := range seen {
+		if strings.HasPrefix(name, "db.client.") {
+			t.Errorf("metric %s recorded, want no per-query metric", name)
+		}
+	}
 }

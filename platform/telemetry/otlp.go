@@ -12,11 +12,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -32,9 +30,10 @@ import (
 // TracesData and MetricsData (field 1, the repeated resource spans or
 // metrics): the data packages, which import no gRPC, are enough.
 //
-// Spans are converted by the SDK's own otlptrace.Exporter (this package
-// only sends them); metrics by transformMetrics, tested field for field
-// against otlpmetrichttp's conversion.
+// Spans are encoded by appendTracesData, straight into the wire format;
+// metrics are converted by transformMetrics into the data package's
+// messages. Both are tested field for field against the SDK exporters'
+// output.
 
 // otlpHTTP posts OTLP/HTTP protobuf exports to one URL (OTLP
 // specification, "OTLP/HTTP"), retrying what the specification calls
@@ -151,25 +150,6 @@ func eachField(b []byte, f func(protowire.Number, protowire.Type, []byte)) {
 		f(num, typ, b[:n])
 		b = b[n:]
 	}
-}
-
-// traceClient is the otlptrace.Client the SDK's trace exporter sends with.
-type traceClient struct{ c *otlpHTTP }
-
-var _ otlptrace.Client = traceClient{}
-
-func (traceClient) Start(context.Context) error { return nil }
-func (traceClient) Stop(context.Context) error  { return nil }
-
-func (t traceClient) UploadTraces(ctx context.Context, spans []*tracepb.ResourceSpans) error {
-	if len(spans) == 0 {
-		return nil
-	}
-	body, err := proto.Marshal(&tracepb.TracesData{ResourceSpans: spans})
-	if err != nil {
-		return fmt.Errorf("otlp traces: %w", err)
-	}
-	return t.c.send(ctx, body)
 }
 
 // metricExporter sends metrics as otlpmetrichttp does by default:

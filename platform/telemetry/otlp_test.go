@@ -6,16 +6,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -24,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	colmetric "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -68,12 +71,15 @@ func (r *receiver) last(t *testing.T) []byte {
 }
 
 // The same spans, exported by the SDK's otlptracehttp and by this package,
-// reach the collector as the same ExportTraceServiceRequest.
+// reach the collector as the same ExportTraceServiceRequest: a span the
+// SDK recorded, and stubs that set every field the encoder writes (each
+// attribute type, events, links, statuses, remote parents, trace state,
+// dropped counts, no scope), across two resources and three scopes.
 func TestTraceExportMatchesTheSDKs(t *testing.T) {
 	ctx := context.Background()
 	spans := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans), sdktrace.WithResource(
-		resource.NewSchemaless(attribute.String("service.name", "probe"))))
+	probe := resource.NewSchemaless(attribute.String("service.name", "probe"))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans), sdktrace.WithResource(probe))
 	_, sp := tp.Tracer("scope", trace.WithInstrumentationVersion("v1")).Start(ctx, "GET /things/:id",
 		trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
 			attribute.String("http.route", "/things/:id"), attribute.Int("n", 7), attribute.Bool("b", true),
@@ -81,6 +87,7 @@ func TestTraceExportMatchesTheSDKs(t *testing.T) {
 	sp.AddEvent("event", trace.WithAttributes(attribute.Int64Slice("is", []int64{1, 2})))
 	sp.End()
 	ro := spans.GetSpans().Snapshots()
+	ro = append(ro, everyFieldSpans(probe)...)
 
 	theirs, theirURL := newReceiver(t)
 	sdk, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(theirURL+"/v1/traces"))
@@ -88,11 +95,7 @@ func TestTraceExportMatchesTheSDKs(t *testing.T) {
 		t.Fatal(err)
 	}
 	ours, ourURL := newReceiver(t)
-	own, err := otlptrace.New(ctx, traceClient{newOTLPHTTP(ourURL + "/v1/traces")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []sdktrace.SpanExporter{sdk, own} {
+	for _, e := range []sdktrace.SpanExporter{sdk, newTraceExporter(ourURL + "/v1/traces")} {
 		if err := e.ExportSpans(ctx, ro); err != nil {
 			t.Fatal(err)
 		}
@@ -100,9 +103,89 @@ func TestTraceExportMatchesTheSDKs(t *testing.T) {
 	var want, got coltrace.ExportTraceServiceRequest
 	unmarshal(t, theirs.last(t), &want)
 	unmarshal(t, ours.last(t), &got)
-	if len(want.ResourceSpans) != 1 || !proto.Equal(&want, &got) {
+	// The SDK's exporter orders resources as a map iterates; this one as
+	// they come. The order carries no meaning.
+	byService := func(rs []*tracepb.ResourceSpans) {
+		slices.SortFunc(rs, func(a, b *tracepb.ResourceSpans) int {
+			return strings.Compare(a.Resource.String(), b.Resource.String())
+		})
+	}
+	byService(want.ResourceSpans)
+	byService(got.ResourceSpans)
+	if len(want.ResourceSpans) != 2 || len(want.ResourceSpans[1].ScopeSpans) != 3 {
+		t.Fatalf("the SDK's export has not the resources and scopes of the test: %v", &want)
+	}
+	if !proto.Equal(&want, &got) {
 		t.Errorf("export differs from the SDK's:\n got %v\nwant %v", &got, &want)
 	}
+	// Nothing to send, nothing sent.
+	if err := newTraceExporter(ourURL+"/v1/traces").ExportSpans(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ours.bodies); n != 1 {
+		t.Errorf("%d exports, want 1 (an empty batch is not sent)", n)
+	}
+}
+
+// everyFieldSpans are spans setting every field of the OTLP span, the
+// lengths that take more than one byte to write included.
+func everyFieldSpans(probe *resource.Resource) []sdktrace.ReadOnlySpan {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	ts, _ := trace.ParseTraceState("vendor=opaque,other=1")
+	sc := func(span string, flags trace.TraceFlags, remote bool) trace.SpanContext {
+		sid, _ := trace.SpanIDFromHex(span)
+		return trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: tid, SpanID: sid, TraceFlags: flags, TraceState: ts, Remote: remote})
+	}
+	at := time.Date(2026, 11, 29, 12, 0, 0, 123456789, time.UTC)
+	every := []attribute.KeyValue{
+		attribute.Bool("false", false), attribute.Int64("zero", 0), attribute.Int64("negative", -42),
+		attribute.Float64("double", -1.25), attribute.String("empty", ""),
+		attribute.String("long", strings.Repeat("x", 300)), // a length of two bytes
+		attribute.BoolSlice("bools", []bool{true, false}), attribute.Int64Slice("ints", []int64{-1, 1 << 40}),
+		attribute.Float64Slice("doubles", []float64{0, 2.5}), attribute.StringSlice("strings", []string{"", "b"}),
+		{Key: "bytes", Value: attribute.ByteSliceValue([]byte{0, 1, 2})},
+		{Key: "no bytes", Value: attribute.ByteSliceValue(nil)},
+		{Key: "slice", Value: attribute.SliceValue(attribute.IntValue(1), attribute.StringValue("two"))},
+		{Key: "map", Value: attribute.MapValue(attribute.String("k", "v"), attribute.Int("n", 3))},
+		{Key: "unset"},
+	}
+	other := resource.NewWithAttributes("https://opentelemetry.io/schemas/1.26.0",
+		attribute.String("service.name", "other"), attribute.String("deployment.environment", "test"))
+	scope := instrumentation.Scope{Name: "lib", Version: "v2", SchemaURL: "https://example.com/schema",
+		Attributes: attribute.NewSet(attribute.String("scope.attr", "1"))}
+	stubs := tracetest.SpanStubs{
+		{
+			Name: "every field", SpanContext: sc("00f067aa0ba902b7", trace.FlagsSampled, false),
+			Parent: sc("b7ad6b7169203331", trace.FlagsSampled, true), SpanKind: trace.SpanKindClient,
+			StartTime: at, EndTime: at.Add(1500 * time.Millisecond), Attributes: every,
+			Events: []sdktrace.Event{
+				{Name: "first", Time: at.Add(time.Millisecond), Attributes: every[:3], DroppedAttributeCount: 2},
+				{Name: "bare", Time: at.Add(2 * time.Millisecond)},
+			},
+			Links: []sdktrace.Link{
+				{SpanContext: sc("1111111111111111", trace.FlagsSampled, true), Attributes: every[3:6], DroppedAttributeCount: 1},
+				{SpanContext: sc("2222222222222222", 0, false)},
+			},
+			Status:            sdktrace.Status{Code: codes.Error, Description: "it broke"},
+			DroppedAttributes: 3, DroppedEvents: 4, DroppedLinks: 300, // 300: a varint of two bytes
+			Resource: probe, InstrumentationScope: scope,
+		},
+		{Name: "ok, local parent", SpanContext: sc("3333333333333333", 0, false),
+			Parent: sc("00f067aa0ba902b7", 0, false), SpanKind: trace.SpanKindProducer,
+			StartTime: at, EndTime: at, Status: sdktrace.Status{Code: codes.Ok},
+			Resource: probe, InstrumentationScope: scope},
+		{Name: "no scope, kind out of range", SpanContext: sc("4444444444444444", trace.FlagsSampled, false),
+			SpanKind: trace.SpanKind(42), StartTime: at, EndTime: at, Resource: probe},
+		{Name: "other resource", SpanContext: sc("5555555555555555", trace.FlagsSampled, false),
+			SpanKind: trace.SpanKindConsumer, StartTime: time.Unix(0, 0), EndTime: at,
+			Attributes: every[5:6], Resource: other, InstrumentationScope: scope},
+		// Enough attributes that the span takes more than 16 KiB: a
+		// length of three bytes.
+		{Name: "large", SpanContext: sc("6666666666666666", trace.FlagsSampled, false), SpanKind: trace.SpanKindInternal,
+			StartTime: at, EndTime: at, Attributes: slices.Repeat(every, 60), Resource: probe, InstrumentationScope: scope},
+	}
+	return stubs.Snapshots()
 }
 
 // Every aggregation the SDK produces, exemplars included, exported by the

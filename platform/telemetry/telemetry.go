@@ -9,7 +9,6 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -51,10 +50,7 @@ func Start(ctx context.Context, log *slog.Logger, s Settings, version string) (*
 	}
 	res := Resource(s, version)
 	if s.TracesURL != "" {
-		exp, err := otlptrace.New(ctx, traceClient{newOTLPHTTP(s.TracesURL)})
-		if err != nil {
-			return nil, fmt.Errorf("telemetry: trace exporter: %w", err)
-		}
+		exp := newTraceExporter(s.TracesURL)
 		t.tp = sdktrace.NewTracerProvider(
 			sdktrace.WithResource(res),
 			sdktrace.WithSampler(Sampler(s)),

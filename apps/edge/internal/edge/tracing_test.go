@@ -77,7 +77,7 @@ func TestTraceCrossesTheEdge(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := oteltest.Install(t)
 			f, ups := newTracedFleet(t)
-			h := telemetry.Handler(newEdge(t, ups, edge.Options{}), "edge")
+			h := telemetry.Handler(newEdge(t, ups, edge.Options{}))
 			hdr := http.Header{}
 			if tt.traceparent != "" {
 				hdr.Set("traceparent", tt.traceparent)
@@ -134,7 +134,7 @@ func TestTraceCrossesTheEdge(t *testing.T) {
 func TestProbeOfTheEdgeIsNotTraced(t *testing.T) {
 	rec := oteltest.Install(t)
 	_, ups := newTracedFleet(t)
-	h := telemetry.Handler(newEdge(t, ups, edge.Options{}), "edge")
+	h := telemetry.Handler(newEdge(t, ups, edge.Options{}))
 	hdr := http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
 	res := do(h, "GET", routing.HealthPath, hdr)
 	if res.StatusCode != http.StatusOK {
