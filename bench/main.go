@@ -76,7 +76,7 @@ type config struct {
 }
 
 // sections of the run, for -only.
-var sections = []string{"cmp", "read", "write", "events", "startup", "size", "alloc", "tracing"}
+var sections = []string{"cmp", "read", "write", "events", "startup", "size", "alloc", "tracing", "tracing-e2e"}
 
 func (c config) want(section string) bool { return len(c.only) == 0 || c.only[section] }
 
@@ -218,6 +218,9 @@ func run(ctx context.Context, cfg config) (_ *Table, database string, _ error) {
 	}
 	if !cfg.skipGoBench && cfg.want("tracing") {
 		b.section("Tracing cost", b.tracing(ctx, root))
+	}
+	if cfg.want("tracing-e2e") {
+		b.section("Tracing cost end to end", b.tracingEndToEnd(ctx, bins, dsn))
 	}
 	return b.table, database, nil
 }

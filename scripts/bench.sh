@@ -3,7 +3,7 @@
 # them on 127.0.0.1 against a throwaway database and loads them (bench/).
 # Uses TEST_DATABASE_URL (or DATABASE_URL) when set, else starts the host
 # test PostgreSQL (scripts/test-postgres.sh). Arguments go to the harness:
-#   scripts/bench.sh -quick          one short run (about 1.5 minutes)
+#   scripts/bench.sh -quick          one short run (about 2 minutes)
 #   scripts/bench.sh -out table.md   also write the table to a file
 set -euo pipefail
 cd "$(dirname "$0")/.."
