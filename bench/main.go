@@ -8,7 +8,7 @@
 // and drops afterwards.
 //
 //	go run ./bench            # what `make bench` runs (about 5 minutes)
-//	go run ./bench -quick     # one short run of everything (about 1.5 minutes)
+//	go run ./bench -quick     # one short run of everything (about 2 minutes)
 //
 // Budgets are reported, never asserted: a miss is flagged in the table and
 // the command still exits 0, because a benchmark on a shared 2-core machine
@@ -89,7 +89,7 @@ func main() {
 		return
 	}
 	var cfg config
-	quick := flag.Bool("quick", false, "one short run of everything (about 1.5 minutes) instead of the median of 3")
+	quick := flag.Bool("quick", false, "one short run of everything (about 2 minutes) instead of the median of 3")
 	flag.IntVar(&cfg.runs, "runs", 3, "runs per measurement; the table shows the median run")
 	flag.IntVar(&cfg.workers, "workers", 32, "requests in flight during the saturation (closed-loop) runs")
 	flag.DurationVar(&cfg.satDur, "sat", 4*time.Second, "duration of each saturation run")

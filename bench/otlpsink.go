@@ -9,11 +9,11 @@ import (
 
 // otlpSink is an OTLP/HTTP collector that costs next to nothing: it reads
 // each export to its end, answers 200 with an empty response, and counts
-// the bytes. With -otlp-sink the services export to it, so a run measures
-// what telemetry costs the services themselves, with no collector's work
-// on the same cores (a real one, Jaeger, took a share that skewed the
-// comparison). It runs in the bench process: its CPU is the load
-// generator's, not the services'.
+// the bytes. The tracing-e2e section has the services export to it, so a
+// run measures what telemetry costs the services themselves, with no
+// collector's work on the same cores (a real one, Jaeger, took a share
+// that skewed the comparison). It runs in the bench process: its CPU is
+// the load generator's, not the services'.
 type otlpSink struct {
 	srv   *http.Server
 	URL   string

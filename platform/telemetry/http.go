@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -181,15 +182,15 @@ func (s *server) begin(r *http.Request, method, name string) serverRequest {
 func (q serverRequest) end(route string, status int, client func() string) {
 	if q.span.IsRecording() {
 		r := q.r
-		attrs := make([]attribute.KeyValue, 0, 9)
+		attrs := make([]attribute.KeyValue, 0, 10)
 		attrs = append(attrs,
 			attribute.String("http.request.method", q.method),
 			attribute.String("url.path", r.URL.Path),
 			attribute.String("url.scheme", "http"),
-			attribute.String("server.address", r.Host),
 			attribute.String("client.address", client()),
 			attribute.String("user_agent.original", r.UserAgent()),
 			attribute.Int("http.response.status_code", status))
+		attrs = append(attrs, serverAddress(r.Host, "http")...)
 		if route != "" {
 			attrs = append(attrs, attribute.String("http.route", route))
 		}
@@ -286,6 +287,17 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Hijack hands the connection over, as the reverse proxy does for an
+// upgrade: it writes the 101 on the connection itself, never through
+// WriteHeader, so the hand-over is what marks the request 101.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
+}
+
 func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -376,6 +388,9 @@ func hexEncode(dst, src []byte) {
 // server, status and error type. A span and its duration end when the
 // response body is read to its end or closed, or when the attempt fails.
 func Transport(base http.RoundTripper, dependency string) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
 	meter := otel.GetMeterProvider().Meter(scope)
 	t := &transport{base: base, dependency: dependency, tracer: otel.GetTracerProvider().Tracer(scope)}
 	t.duration, _ = meter.Float64Histogram("http.client.request.duration",
@@ -393,9 +408,9 @@ type transport struct {
 
 // clientKey names one series of http.client.request.duration.
 type clientKey struct {
-	method, host string
-	status       int
-	errorType    string
+	method, scheme, host string
+	status               int
+	errorType            string
 }
 
 func clientSet(k clientKey) recordOption {
@@ -403,7 +418,7 @@ func clientSet(k clientKey) recordOption {
 		return v.(recordOption)
 	}
 	kv := []attribute.KeyValue{attribute.String("http.request.method", k.method)}
-	kv = append(kv, serverAddress(k.host)...)
+	kv = append(kv, serverAddress(k.host, k.scheme)...)
 	if k.status != 0 {
 		kv = append(kv, attribute.Int("http.response.status_code", k.status))
 	}
@@ -413,12 +428,18 @@ func clientSet(k clientKey) recordOption {
 	return storeOption(k, kv)
 }
 
-// serverAddress is server.address and, when the URL names one,
-// server.port.
-func serverAddress(hostport string) []attribute.KeyValue {
+// serverAddress is server.address and server.port of a host[:port], the
+// port the scheme's when the host names none.
+func serverAddress(hostport, scheme string) []attribute.KeyValue {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return []attribute.KeyValue{attribute.String("server.address", hostport)}
+		host = hostport
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
 	}
 	kv := []attribute.KeyValue{attribute.String("server.address", host)}
 	if p, err := strconv.Atoi(port); err == nil {
@@ -500,7 +521,7 @@ func (c *clientCall) end(status int, err error) {
 		attrs = append(attrs,
 			attribute.String("http.request.method", c.method),
 			attribute.String("url.full", c.r.URL.Redacted()))
-		attrs = append(attrs, serverAddress(c.r.URL.Host)...)
+		attrs = append(attrs, serverAddress(c.r.URL.Host, c.r.URL.Scheme)...)
 		if status != 0 {
 			attrs = append(attrs, attribute.Int("http.response.status_code", status))
 		}
@@ -514,7 +535,7 @@ func (c *clientCall) end(status int, err error) {
 		c.span.SetAttributes(attrs...)
 	}
 	c.span.End()
-	c.t.duration.Record(c.ctx, time.Since(c.start).Seconds(), clientSet(clientKey{c.method, c.r.URL.Host, status, errType}).record...)
+	c.t.duration.Record(c.ctx, time.Since(c.start).Seconds(), clientSet(clientKey{c.method, c.r.URL.Scheme, c.r.URL.Host, status, errType}).record...)
 }
 
 // errorType is the error.type of a failed attempt, from a short list, so

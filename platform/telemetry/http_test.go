@@ -97,6 +97,39 @@ func TestHandlerLetsTheProxyFlush(t *testing.T) {
 	}
 }
 
+// An upgrade through the reverse proxy hijacks the connection and writes
+// the 101 on it, never through WriteHeader: Handler records it as 101.
+func TestHandlerRecordsAnUpgrade(t *testing.T) {
+	rec := oteltest.Install(t)
+	srv := httptest.NewServer(telemetry.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		telemetry.SetRoute(r, "/ws")
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: probe\r\n\r\n")
+		_ = rw.Flush()
+	})))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "probe")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101", res.StatusCode)
+	}
+	spans := rec.Await(t, "the upgrade's span", func(s []sdktrace.ReadOnlySpan) bool { return len(s) > 0 })
+	if v, _ := oteltest.Attr(spans[0], "http.response.status_code"); v.AsInt64() != http.StatusSwitchingProtocols {
+		t.Errorf("span status code %d, want 101", v.AsInt64())
+	}
+}
+
 // SetResponseHeader writes the W3C traceresponse of the request's span:
 // version, trace id, span id, flags.
 func TestSetResponseHeader(t *testing.T) {
@@ -249,8 +282,15 @@ func TestTransportUpgradeKeepsTheConnection(t *testing.T) {
 	if _, ok := res.Body.(io.ReadWriteCloser); !ok || res.Body != io.ReadCloser(conn) {
 		t.Errorf("body %T, want the connection itself", res.Body)
 	}
-	if n := len(rec.Named("GET dep")); n != 1 {
-		t.Errorf("%d spans ended, want 1 (the attempt ends with the upgrade)", n)
+	spans := rec.Named("GET dep")
+	if len(spans) != 1 {
+		t.Fatalf("%d spans ended, want 1 (the attempt ends with the upgrade)", len(spans))
+	}
+	// No port in the URL: the scheme's.
+	host, _ := oteltest.Attr(spans[0], "server.address")
+	port, _ := oteltest.Attr(spans[0], "server.port")
+	if host.AsString() != "dep" || port.AsInt64() != 80 {
+		t.Errorf("server.address %q, server.port %d; want dep and 80", host.AsString(), port.AsInt64())
 	}
 }
 
