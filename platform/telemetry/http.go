@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -366,19 +367,12 @@ func SetResponseHeader(h http.Header, ctx context.Context) {
 	var b [55]byte
 	tid, sid := sc.TraceID(), sc.SpanID()
 	copy(b[:], "00-")
-	hexEncode(b[3:35], tid[:])
+	hex.Encode(b[3:35], tid[:])
 	b[35] = '-'
-	hexEncode(b[36:52], sid[:])
+	hex.Encode(b[36:52], sid[:])
 	b[52] = '-'
-	hexEncode(b[53:55], []byte{byte(sc.TraceFlags())})
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
 	h[responseHeaderKey] = []string{string(b[:])}
-}
-
-func hexEncode(dst, src []byte) {
-	const digits = "0123456789abcdef"
-	for i, v := range src {
-		dst[2*i], dst[2*i+1] = digits[v>>4], digits[v&0x0f]
-	}
 }
 
 // Transport wraps an outgoing transport: a client span per attempt, named
